@@ -1,0 +1,1 @@
+"""Weather features: Turkey's provinces and (later) their daily forecasts."""
