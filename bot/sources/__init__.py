@@ -1,0 +1,1 @@
+"""News-source building blocks: fetching, feed parsing, page extraction and link normalisation."""

@@ -1,0 +1,112 @@
+"""URL normalisation and title hashing, so one article is stored once however it was linked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+try:  # idna ships with yarl (an aiohttp dependency); the stdlib codec is the fallback
+    import idna
+except ImportError:  # pragma: no cover
+    idna = None  # type: ignore[assignment]
+
+__all__ = ["TRACKING_PARAMS", "content_hash", "fold_text", "normalize_url"]
+
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "yclid", "msclkid", "twclid", "ttclid",
+        "mc_cid", "mc_eid", "igshid", "ref", "ref_src", "ref_url", "_ga", "_gl", "_hsenc", "_hsmi",
+        "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "wickedid", "rb_clickid", "s_cid",
+    }
+)  # fmt: skip
+_TRACKING_PREFIXES = ("utm_",)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_SPACES = re.compile(r"\s+")
+
+
+def _is_tracking(key: str) -> bool:
+    """Tell whether a query key only identifies a campaign or click, not the page."""
+    key = key.lower()
+    return key in TRACKING_PARAMS or key.startswith(_TRACKING_PREFIXES)
+
+
+def _normalize_escapes(part: str) -> str:
+    """Decode needlessly escaped unreserved characters and upper-case the rest, so equal URLs match."""
+
+    def repl(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1), 16))
+        return char if char in _UNRESERVED else "%" + m.group(1).upper()
+
+    return quote(_PCT.sub(repl, part), safe=_PATH_SAFE)
+
+
+def _normalize_host(host: str) -> str:
+    """Lower-case a host and turn an internationalised name into its ASCII form, one spelling per host."""
+    if host.isascii():
+        return host.lower()
+    if idna is not None:
+        try:
+            return idna.encode(host, uts46=True).decode("ascii").lower()
+        except (idna.IDNAError, UnicodeError, ValueError):
+            pass
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host.lower()
+
+
+def _normalize_http(parts: SplitResult, scheme: str) -> str:
+    """Rebuild an http(s) URL in canonical form; raises ValueError for a malformed authority."""
+    host = parts.hostname
+    if not host:
+        raise ValueError("no host")
+    host = _normalize_host(host)
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    port = parts.port
+    netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    if parts.username is not None or parts.password is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@{netloc}"
+    path = _normalize_escapes(parts.path).rstrip("/") or "/"
+    pairs = parse_qsl(parts.query, keep_blank_values=True, errors="replace")
+    query = urlencode(sorted((k, v) for k, v in pairs if not _is_tracking(k)))
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def normalize_url(url: str) -> str:
+    """Canonicalise an article URL so the same page reached via different links deduplicates.
+
+    Non-http(s) or unparseable input comes back stripped but otherwise unchanged; never raises.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            return text
+        return _normalize_http(parts, scheme)
+    except (ValueError, UnicodeError):
+        return text
+
+
+def fold_text(text: str) -> str:
+    """Fold case and accents the Turkish way (İ→i, I→ı→i), so spellings of one headline compare equal."""
+    text = unicodedata.normalize("NFC", text).replace("İ", "i").replace("I", "ı").lower().replace("ı", "i")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    text = "".join(c if c.isalnum() else " " for c in text.casefold())
+    return _SPACES.sub(" ", text).strip()
+
+
+def content_hash(title: str, published_date: dt.date | dt.datetime | None) -> str:
+    """Hash a headline and its day, to spot the same article arriving under different URLs."""
+    if isinstance(published_date, dt.datetime):
+        published_date = published_date.date()
+    day = published_date.isoformat() if published_date is not None else ""
+    return hashlib.sha256(f"{fold_text(title)}\n{day}".encode()).hexdigest()
