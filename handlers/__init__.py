@@ -1,0 +1,16 @@
+"""Telegram update handlers, one module per feature; each parses, calls a service, renders, replies."""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from handlers import articles, errors, fallback, language, prelude, start, subscription
+
+
+def register(application: Application) -> None:
+    """Register every feature; the prelude runs first, the fallback for unknown input last."""
+    prelude.register(application)
+    for feature in (start, subscription, articles, language):
+        feature.register(application)
+    fallback.register(application)
+    errors.register(application)

@@ -1,0 +1,5 @@
+"""All SQL of newsbot, on aiosqlite."""
+
+from storage.store import Store
+
+__all__ = ["Store"]

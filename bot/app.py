@@ -1,0 +1,77 @@
+"""The composition root: production and tests build the bot with the same function."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.commands import publish_command_menu
+from bot.context import NewsbotContext, Services
+from bot.ratelimit import TelegramRateLimiter
+from bot.settings import Settings
+from bot.transport import AiohttpRequest
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.CHOSEN_INLINE_RESULT,
+    Update.MY_CHAT_MEMBER,
+    Update.CHANNEL_POST,
+]
+
+
+def build_application(settings: Settings, *, request_pool_size: int = 256) -> Application:
+    """Wire settings, transport, handlers and jobs; the database opens in post_init inside the loop."""
+    if not settings.token:
+        raise ValueError("build_application needs settings.token")
+    import handlers  # local import: handlers depend on bot.context, which this module also provides
+
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.bot_api_url)
+        .request(AiohttpRequest(connection_pool_size=request_pool_size))
+        .get_updates_request(AiohttpRequest(connection_pool_size=2, read_timeout=40))
+        .context_types(ContextTypes(context=NewsbotContext, bot_data=Services))
+        .defaults(
+            Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
+        )
+        .rate_limiter(
+            TelegramRateLimiter(
+                overall_per_second=settings.broadcast_rate, private_period=settings.private_chat_interval
+            )
+        )
+        .concurrent_updates(64)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data.settings = settings
+    handlers.register(application)
+    return application
+
+
+async def _post_init(application: Application) -> None:
+    services: Services = application.bot_data
+    assert services.settings is not None
+    services.store = await Store.open(services.settings.db_path)
+    try:
+        await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
+    except TelegramError as error:
+        log.warning("could not publish the command menu: %s", error)
+
+
+async def _post_shutdown(application: Application) -> None:
+    services: Services = application.bot_data
+    if services.store is not None:
+        await services.store.close()
+        services.store = None

@@ -1,0 +1,99 @@
+"""The `newsbot` command: run the bot, import pages, manage feeds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from bot.logsafe import configure_logging
+from bot.settings import Settings, SettingsError
+
+EXIT_CONFIG = 2
+TOKEN_HINT = (
+    "newsbot: TELEGRAM_BOT_TOKEN is not set. Talk to @BotFather in Telegram (https://t.me/BotFather), "
+    "send /newbot, then set the token it gives you: export TELEGRAM_BOT_TOKEN=123456:ABC... "
+    "(or put TELEGRAM_BOT_TOKEN=... in a .env file here)."
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `newsbot` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"newsbot: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    quiet_command = args.command != "run" and settings.log_level == "INFO"
+    configure_logging("WARNING" if quiet_command else settings.log_level, settings.token)
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return args.handler(settings, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsbot", description="A Telegram bot for a news outlet.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (long polling, or a webhook with --webhook-url)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should post updates to")
+    run.add_argument("--listen", default="0.0.0.0", help="address the webhook server binds (default 0.0.0.0)")
+    run.add_argument("--port", type=_port, default=8443, help="port the webhook server binds (default 8443)")
+    run.set_defaults(handler=_run)
+
+    importer = commands.add_parser("import", help="add articles from HTML pages (files or http(s) URLs)")
+    importer.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    importer.set_defaults(handler=_import)
+    return parser
+
+
+def _port(value: str) -> int:
+    port = int(value) if value.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {value!r}")
+    return port
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.token:
+        print(TOKEN_HINT, file=sys.stderr)
+        return EXIT_CONFIG
+    from bot.app import ALLOWED_UPDATES, build_application
+
+    application = build_application(settings)
+    if args.webhook_url:
+        parts = urlsplit(args.webhook_url)
+        if parts.scheme != "https" or not parts.netloc:
+            print(f"newsbot: --webhook-url must be an https URL, got {args.webhook_url!r}", file=sys.stderr)
+            return EXIT_CONFIG
+        logging.getLogger(__name__).info("webhook mode on %s:%s", args.listen, args.port)
+        application.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            url_path=parts.path.lstrip("/"),
+            webhook_url=args.webhook_url,
+            secret_token=settings.webhook_secret_token(),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        logging.getLogger(__name__).info("long polling %s", settings.bot_api_url.split("/bot")[0])
+        application.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0)
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.importer import import_pages
+
+    failures = asyncio.run(import_pages(settings, args.sources, out=sys.stdout, err=sys.stderr))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

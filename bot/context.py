@@ -1,0 +1,91 @@
+"""A typed callback context: handlers reach services as attributes, not bot_data["..."] lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.render import DEFAULT_LANGUAGE, Renderer
+from bot.views import RenderedMessage
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+    from storage import Store
+
+
+@dataclass
+class Services:
+    """What handlers and jobs share; filled in by build_application and post_init."""
+
+    settings: Settings | None = None
+    renderer: Renderer = field(default_factory=Renderer)
+    store: Store | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):
+    """Per-update context with the reader's language resolved once by the prelude handler."""
+
+    def __init__(
+        self, application: Application, chat_id: int | None = None, user_id: int | None = None
+    ) -> None:
+        super().__init__(application, chat_id=chat_id, user_id=user_id)
+        self.lang: str = DEFAULT_LANGUAGE
+
+    @property
+    def services(self) -> Services:
+        """The shared services."""
+        return self.bot_data
+
+    @property
+    def store(self) -> Store:
+        """The database."""
+        assert self.bot_data.store is not None, "store is opened in post_init"
+        return self.bot_data.store
+
+    @property
+    def settings(self) -> Settings:
+        """The operator's configuration."""
+        assert self.bot_data.settings is not None
+        return self.bot_data.settings
+
+    @property
+    def renderer(self) -> Renderer:
+        """Templates."""
+        return self.bot_data.renderer
+
+    def render(self, name: str, **values: Any) -> str:
+        """A message template in the reader's language."""
+        return self.renderer.message(self.lang, name, **values)
+
+    def label(self, name: str, *args: Any) -> str:
+        """A label in the reader's language."""
+        return self.renderer.label(self.lang, name, *args)
+
+    def is_admin(self, update: Update) -> bool:
+        """Operators are listed in NEWSBOT_ADMIN_IDS."""
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admin_ids
+
+    async def reply(
+        self, update: Update, name: str, reply_markup: Any = None, **values: Any
+    ) -> Message | None:
+        """Render a template in the reader's language and answer in the same chat."""
+        return await self.send(update, RenderedMessage(self.render(name, **values), reply_markup))
+
+    async def send(self, update: Update, message: RenderedMessage) -> Message | None:
+        """Answer with an already rendered message."""
+        chat = update.effective_chat
+        if chat is None:
+            return None
+        return await self.bot.send_message(
+            chat.id,
+            message.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=message.reply_markup,
+            disable_web_page_preview=True,
+        )

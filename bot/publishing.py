@@ -1,0 +1,25 @@
+"""One way in for new articles, whatever their source: deduplicate, store, mark for delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage import Store
+from storage.models import Article, ArticleDraft
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """The stored article and whether it was new (a duplicate is not published twice)."""
+
+    article: Article
+    created: bool
+
+
+async def publish(store: Store, draft: ArticleDraft, *, announce: bool = True) -> PublishResult:
+    """Store the draft once; a new article is queued for every subscriber in the same transaction."""
+    async with store.db.transaction() as tx:
+        article, created = await store.articles.add(tx, draft)
+        if created and announce:
+            await store.announce_article(tx, article.id)
+    return PublishResult(article, created)

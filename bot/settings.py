@@ -1,0 +1,153 @@
+"""Operator configuration from environment variables and an optional `.env` file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
+
+
+class SettingsError(ValueError):
+    """A configuration value an operator must fix; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment, validated once at start."""
+
+    token: str | None = None
+    db_path: Path = Path("newsbot.db")
+    bot_api_url: str = DEFAULT_BOT_API_URL
+    admin_ids: frozenset[int] = field(default_factory=frozenset)
+    feed_interval: float = 300.0
+    broadcast_rate: int = 30
+    paid_broadcast: bool = False
+    weather_api_url: str = DEFAULT_WEATHER_API_URL
+    webhook_secret: str | None = None
+    log_level: str = "INFO"
+    private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+    ) -> Settings:
+        """Read the process environment over `.env`, so the shell always wins."""
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update(read_env_file(env_file))
+        values.update(os.environ if environ is None else environ)
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        """Validate every variable so a typo fails at start with its name, not later."""
+
+        def get(name: str) -> str | None:
+            value = values.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        token = get("TELEGRAM_BOT_TOKEN")
+        if token is not None and (":" not in token or any(c.isspace() for c in token)):
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN: not a bot token (expected 123456:ABC-DEF..., from @BotFather)"
+            )
+        return cls(
+            token=token,
+            db_path=Path(get("NEWSBOT_DB") or "newsbot.db"),
+            bot_api_url=_url(get("NEWSBOT_BOT_API_URL"), "NEWSBOT_BOT_API_URL", DEFAULT_BOT_API_URL),
+            admin_ids=_ids(get("NEWSBOT_ADMIN_IDS")),
+            feed_interval=_positive_float(get("NEWSBOT_FEED_INTERVAL"), "NEWSBOT_FEED_INTERVAL", 300.0),
+            broadcast_rate=int(_positive_float(get("NEWSBOT_BROADCAST_RATE"), "NEWSBOT_BROADCAST_RATE", 30)),
+            paid_broadcast=_flag(get("NEWSBOT_PAID_BROADCAST"), "NEWSBOT_PAID_BROADCAST"),
+            weather_api_url=_url(
+                get("NEWSBOT_WEATHER_API_URL"), "NEWSBOT_WEATHER_API_URL", DEFAULT_WEATHER_API_URL
+            ),
+            webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
+            log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
+        )
+
+    def webhook_secret_token(self) -> str:
+        """Derive a stable secret from the token so restarts keep accepting Telegram's webhook calls."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        return hashlib.sha256(f"newsbot-webhook:{self.token}".encode()).hexdigest()[:48]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines the way docker and most shells' dotenv tools do."""
+    result: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        key = key.removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        result[key] = value
+    return result
+
+
+def _url(value: str | None, name: str, default: str) -> str:
+    if value is None:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name}: expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _ids(value: str | None) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    try:
+        return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise SettingsError(
+            f"NEWSBOT_ADMIN_IDS: expected comma-separated numeric Telegram user ids, got {value!r}"
+        ) from None
+
+
+def _positive_float(value: str | None, name: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a positive number, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise SettingsError(f"{name}: expected a positive number, got {value!r}")
+    return number
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected 1 or 0, got {value!r}")
+
+
+def _secret(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        raise SettingsError("NEWSBOT_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
+    return value
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise SettingsError(f"NEWSBOT_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {value!r}")
+    return level

@@ -1,0 +1,62 @@
+"""Pure helpers for Telegram's text rules: UTF-16 lengths, visible text, cutting at boundaries."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+MESSAGE_LIMIT = 4096
+_TAG = re.compile(r"<[^>]*>")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*\s")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units, not code points."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_text(telegram_html: str) -> str:
+    """What a reader sees of an HTML message: tags removed, entities decoded."""
+    return html.unescape(_TAG.sub("", telegram_html))
+
+
+def visible_len(telegram_html: str) -> int:
+    """The length Telegram checks against its 4096 limit."""
+    return utf16_len(visible_text(telegram_html))
+
+
+def normalize_text(text: str) -> str:
+    """Tidy text from feeds, pages and users: NFC, no control characters, at most one blank line."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def cut_text(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Shorten to `limit` UTF-16 units at a sentence end, else a word boundary, never mid-word."""
+    if utf16_len(text) <= limit:
+        return text
+    if limit <= utf16_len(ellipsis):
+        return ""
+    budget = limit - utf16_len(ellipsis)
+    head = _prefix_within(text, budget)
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(head + " ")]
+    if sentence_ends and sentence_ends[-1] >= len(head) * 0.6:
+        return head[: sentence_ends[-1]].rstrip()
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if space >= len(head) * 0.5:
+        head = head[:space]
+    return head.rstrip(" ,;:-–—\n") + ellipsis
+
+
+def _prefix_within(text: str, budget: int) -> str:
+    units = 0
+    for index, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > budget:
+            return text[:index]
+    return text

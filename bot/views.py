@@ -1,0 +1,54 @@
+"""Article messages: rendered once per language, always within Telegram's limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.clock import in_istanbul
+from bot.render import Renderer
+from bot.text import MESSAGE_LIMIT, cut_text, visible_len
+from storage.models import Article
+
+TITLE_LIMIT = 300
+LIST_TITLE_LIMIT = 160
+TEASER_LIMIT = 900
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """Text and buttons ready for sendMessage in HTML parse mode."""
+
+    text: str
+    reply_markup: InlineKeyboardMarkup | None = None
+
+
+def render_article(
+    renderer: Renderer, lang: str, article: Article, *, teaser_limit: int = TEASER_LIMIT
+) -> RenderedMessage:
+    """Headline, date, the beginning of the text cut at a boundary, and a link to the source."""
+    article = replace(
+        article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
+    )
+    overhead = visible_len(renderer.message(lang, "article", article=article, teaser=""))
+    budget = min(teaser_limit, MESSAGE_LIMIT - overhead)
+    text = renderer.message(lang, "article", article=article, teaser=cut_text(article.body, budget))
+    return RenderedMessage(text, article_keyboard(renderer, lang, article))
+
+
+def render_article_list(renderer: Renderer, lang: str, articles: list[Article]) -> RenderedMessage:
+    """A compact numbered list for /latest N."""
+    shortened = [
+        replace(a, title=cut_text(a.title, LIST_TITLE_LIMIT), published_at=in_istanbul(a.published_at))
+        for a in articles
+    ]
+    return RenderedMessage(renderer.message(lang, "article_list", articles=shortened))
+
+
+def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineKeyboardMarkup | None:
+    """The buttons under every article message."""
+    buttons = []
+    if article.url and article.url.startswith(("http://", "https://")):
+        buttons.append(InlineKeyboardButton(renderer.label(lang, "read_on_site"), url=article.url))
+    return InlineKeyboardMarkup([buttons]) if buttons else None

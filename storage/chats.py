@@ -1,0 +1,84 @@
+"""Chats, languages and subscriptions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.database import Database
+from storage.models import Chat, SubscriptionChange
+
+_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+
+class Chats:
+    """Who talks to the bot and who wants its news."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def touch(self, chat_id: int, chat_type: str, language_code: str | None) -> Chat:
+        """Record a chat on every update and refresh what Telegram says about its language."""
+        row = await self._db.fetchone(
+            "INSERT INTO chats (chat_id, chat_type, language_code) VALUES (?, ?, ?) "
+            "ON CONFLICT (chat_id) DO UPDATE SET chat_type = excluded.chat_type, "
+            " language_code = coalesce(excluded.language_code, chats.language_code) "
+            "RETURNING *",
+            (chat_id, chat_type, language_code),
+        )
+        assert row is not None
+        return _chat(row)
+
+    async def get(self, chat_id: int) -> Chat | None:
+        """One chat or None."""
+        row = await self._db.fetchone("SELECT * FROM chats WHERE chat_id = ?", (chat_id,))
+        return None if row is None else _chat(row)
+
+    async def set_language(self, chat_id: int, language: str) -> None:
+        """Store the reader's explicit choice, which wins over Telegram's language_code."""
+        await self._db.execute(
+            f"UPDATE chats SET language = ?, updated_at = {_NOW} WHERE chat_id = ?", (language, chat_id)
+        )
+
+    async def subscribe(self, chat_id: int) -> SubscriptionChange:
+        """Subscribe (and make reachable again); idempotent."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone("SELECT subscribed, reachable FROM chats WHERE chat_id = ?", (chat_id,))
+            was_active = row is not None and bool(row["subscribed"]) and bool(row["reachable"])
+            await tx.execute(
+                f"UPDATE chats SET subscribed = 1, reachable = 1, updated_at = {_NOW}, "
+                f" subscribed_at = CASE WHEN subscribed = 1 THEN subscribed_at ELSE {_NOW} END "
+                "WHERE chat_id = ?",
+                (chat_id,),
+            )
+        return SubscriptionChange(changed=not was_active, subscribed=True)
+
+    async def unsubscribe(self, chat_id: int) -> SubscriptionChange:
+        """Unsubscribe; idempotent."""
+        changed = await self._db.execute(
+            f"UPDATE chats SET subscribed = 0, updated_at = {_NOW} WHERE chat_id = ? AND subscribed = 1",
+            (chat_id,),
+        )
+        return SubscriptionChange(changed=changed > 0, subscribed=False)
+
+    async def mark_reachable(self, chat_id: int, reachable: bool) -> bool:
+        """Telegram told us the chat blocked or unblocked the bot; True if that changed anything."""
+        changed = await self._db.execute(
+            f"UPDATE chats SET reachable = ?, updated_at = {_NOW} WHERE chat_id = ? AND reachable != ?",
+            (int(reachable), chat_id, int(reachable)),
+        )
+        return changed > 0
+
+    async def count_active(self) -> int:
+        """Active subscribers: subscribed and reachable."""
+        return await self._db.fetchval("SELECT count(*) FROM chats WHERE subscribed = 1 AND reachable = 1")
+
+
+def _chat(row: sqlite3.Row) -> Chat:
+    return Chat(
+        chat_id=row["chat_id"],
+        chat_type=row["chat_type"],
+        language_code=row["language_code"],
+        language=row["language"],
+        subscribed=bool(row["subscribed"]),
+        reachable=bool(row["reachable"]),
+    )

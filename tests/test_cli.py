@@ -1,0 +1,116 @@
+"""The `newsbot` command as an operator uses it: real processes, real database files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TOKEN
+from tests.fake_telegram import FakeBotAPI
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def newsbot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(Path(__file__).parents[1])
+    env.update(extra)
+    return env
+
+
+def test_run_without_a_token_explains_how_to_get_one(tmp_path):
+    result = newsbot("run", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "TELEGRAM_BOT_TOKEN" in result.stderr and "@BotFather" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_invalid_variable_gets_one_line_and_exit_code_2(tmp_path):
+    result = newsbot("run", env=clean_env(TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_ADMIN_IDS="alice"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "NEWSBOT_ADMIN_IDS" in result.stderr
+
+
+def test_import_takes_the_article_and_leaves_the_page_furniture(tmp_path):
+    db = tmp_path / "news.db"
+    result = newsbot(
+        "import",
+        str(FIXTURES / "article_semantic.html"),
+        str(FIXTURES / "article_divs.html"),
+        env=clean_env(NEWSBOT_DB=str(db)),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "added #1: Azerbaijani diaspora organizations issued a statement (2023-07-31)" in result.stdout
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT title, published_at, body FROM articles").fetchall()
+    assert len(rows) == 1, "the same statement in two layouts is one article"
+    title, published_at, body = rows[0]
+    assert published_at.startswith("2023-07-30T21:00:00")  # 31 July 00:00 Istanbul, stored in UTC
+    assert title == "Azerbaijani diaspora organizations issued a statement"
+    assert "The statement reads" in body and "double standards" in body
+    for furniture in ("Zonguldak", "°C", "recommend it among your friends", "Adıyaman"):
+        assert furniture not in body
+    assert body.startswith(title + " regarding"), "the repeated headline lines are dropped"
+
+
+def test_import_reports_unreadable_pages_and_still_imports_the_others(tmp_path):
+    result = newsbot(
+        "import",
+        str(tmp_path / "missing.html"),
+        str(FIXTURES / "error_404.html"),
+        str(FIXTURES / "article_turkish.html"),
+        env=clean_env(NEWSBOT_DB=str(tmp_path / "news.db")),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("error: ") for line in errors)
+    assert "added #1" in result.stdout
+
+
+async def test_run_polls_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
+        from tests.fake_telegram import make_user, message_update
+
+        api.push_update(message_update(make_user(5, language_code="en"), "/start"))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "run",
+            env=clean_env(
+                TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_BOT_API_URL=api.base_url, NEWSBOT_DB=str(tmp_path / "n.db")
+            ),
+            cwd=tmp_path,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            welcome = await api.wait_for_messages(1, chat_id=5, timeout=30)
+            assert "Welcome" in welcome[0].plain
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.returncode == 0, stderr.decode()
+        assert TOKEN not in stderr.decode(), "the token leaked into the logs"
+        polls = [r for r in api.requests if r.method == "getUpdates"]
+        long_polls = [r for r in polls if int(r.params.get("timeout", 0)) >= 10]
+        assert len(polls) - len(long_polls) <= 1, "only the final offset confirmation may be a short poll"

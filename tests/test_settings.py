@@ -1,0 +1,67 @@
+"""Configuration: the variable names are a contract; bad values name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings, SettingsError
+
+
+def test_defaults_without_any_variable():
+    settings = Settings.from_mapping({})
+    assert settings.token is None
+    assert settings.db_path == Path("newsbot.db")
+    assert settings.bot_api_url == "https://api.telegram.org/bot"
+    assert settings.admin_ids == frozenset()
+
+
+def test_every_documented_variable_is_read():
+    settings = Settings.from_mapping(
+        {
+            "TELEGRAM_BOT_TOKEN": "123:abc",
+            "NEWSBOT_DB": "/data/x.db",
+            "NEWSBOT_BOT_API_URL": "http://127.0.0.1:8081/bot",
+            "NEWSBOT_ADMIN_IDS": "1, 2,3",
+            "NEWSBOT_FEED_INTERVAL": "2",
+        }
+    )
+    assert settings.token == "123:abc"
+    assert settings.db_path == Path("/data/x.db")
+    assert settings.bot_api_url == "http://127.0.0.1:8081/bot"
+    assert settings.admin_ids == {1, 2, 3}
+    assert settings.feed_interval == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("NEWSBOT_ADMIN_IDS", "alice"),
+        ("NEWSBOT_BOT_API_URL", "ftp://x"),
+        ("NEWSBOT_FEED_INTERVAL", "-5"),
+        ("NEWSBOT_FEED_INTERVAL", "soon"),
+        ("NEWSBOT_PAID_BROADCAST", "maybe"),
+        ("TELEGRAM_BOT_TOKEN", "no colon"),
+    ],
+)
+def test_invalid_values_name_the_variable(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_mapping({name: value})
+
+
+def test_environment_wins_over_dotenv(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        '# comment\nexport NEWSBOT_DB="from-file.db"\nNEWSBOT_ADMIN_IDS=5\n', encoding="utf-8"
+    )
+    settings = Settings.from_env({"NEWSBOT_ADMIN_IDS": "9"}, env_file=env_file)
+    assert settings.db_path == Path("from-file.db")
+    assert settings.admin_ids == {9}
+
+
+def test_webhook_secret_is_stable_and_in_telegrams_alphabet():
+    settings = Settings.from_mapping({"TELEGRAM_BOT_TOKEN": "123:abc"})
+    secret = settings.webhook_secret_token()
+    assert secret == settings.webhook_secret_token()
+    assert secret.isalnum() and 1 <= len(secret) <= 256

@@ -1,0 +1,85 @@
+"""The store on real SQLite files: migrations, WAL, deduplication, subscriptions."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+
+from storage import Store
+from storage.database import available_migrations
+from storage.models import ArticleDraft
+
+
+def draft(title: str = "Headline", **keys: str) -> ArticleDraft:
+    return ArticleDraft(
+        title=title, body="Body.", published_at=datetime(2023, 7, 31, tzinfo=UTC), source="import", **keys
+    )
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = await Store.open(tmp_path / "news.db")
+    yield store
+    await store.close()
+
+
+async def test_migrations_are_recorded_and_applied_once(tmp_path):
+    path = tmp_path / "news.db"
+    first = await Store.open(path)
+    versions = await first.db.applied_migrations()
+    await first.close()
+    second = await Store.open(path)
+    assert await second.db.applied_migrations() == versions == [v for v, _, _ in available_migrations()]
+    await second.close()
+
+
+async def test_database_uses_wal_and_a_busy_timeout(store):
+    assert (await store.db.fetchval("PRAGMA journal_mode")).lower() == "wal"
+    assert await store.db.fetchval("PRAGMA busy_timeout") >= 5000
+
+
+async def test_another_process_can_write_while_the_bot_holds_the_database(store, tmp_path):
+    other = sqlite3.connect(tmp_path / "news.db", timeout=5)
+    other.execute("INSERT INTO chats (chat_id) VALUES (42)")
+    other.commit()
+    other.close()
+    assert (await store.chats.get(42)) is not None
+
+
+async def test_the_same_article_is_stored_once_by_guid_link_or_hash(store):
+    async with store.db.transaction() as tx:
+        first, created = await store.articles.add(
+            tx, draft(guid="g1", url_key="https://a/1", content_hash="h1")
+        )
+        assert created
+        for keys in ({"guid": "g1"}, {"url_key": "https://a/1"}, {"content_hash": "h1"}):
+            again, created = await store.articles.add(tx, draft("Other", **keys))
+            assert (again.id, created) == (first.id, False)
+    assert await store.articles.count() == 1
+
+
+async def test_subscription_is_idempotent_and_says_what_changed(store):
+    await store.chats.touch(7, "private", "tr")
+    assert (await store.chats.subscribe(7)).changed
+    assert not (await store.chats.subscribe(7)).changed
+    assert await store.chats.count_active() == 1
+    assert (await store.chats.unsubscribe(7)).changed
+    assert not (await store.chats.unsubscribe(7)).changed
+    assert await store.chats.count_active() == 0
+
+
+async def test_latest_orders_by_publication_time(store):
+    async with store.db.transaction() as tx:
+        for day in (3, 1, 2):
+            await store.articles.add(
+                tx,
+                ArticleDraft(
+                    title=f"day {day}",
+                    body="b",
+                    published_at=datetime(2024, 1, day, tzinfo=UTC),
+                    source="import",
+                ),
+            )
+    assert [a.title for a in await store.articles.latest(3)] == ["day 3", "day 2", "day 1"]
