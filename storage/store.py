@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
+from storage.outbox import Outbox
 
 
 class Store:
@@ -16,6 +17,7 @@ class Store:
         self.db = db
         self.chats = Chats(db)
         self.articles = Articles(db)
+        self.outbox = Outbox(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
@@ -23,7 +25,8 @@ class Store:
         return cls(await Database.open(path))
 
     async def announce_article(self, tx: Transaction, article_id: int) -> None:
-        """Mark a new article for delivery to every active subscriber (the outbox does the sending)."""
+        """Mark a new article for delivery to every active subscriber; the delivery engine sends it."""
+        await self.outbox.enqueue_article(tx, article_id)
 
     async def close(self) -> None:
         """Release the connection."""

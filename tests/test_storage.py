@@ -83,3 +83,17 @@ async def test_latest_orders_by_publication_time(store):
                 ),
             )
     assert [a.title for a in await store.articles.latest(3)] == ["day 3", "day 2", "day 1"]
+
+
+async def test_a_new_article_is_queued_once_for_every_active_subscriber(store):
+    for chat_id, subscribe in ((1, True), (2, True), (3, False)):
+        await store.chats.touch(chat_id, "private", "tr")
+        if subscribe:
+            await store.chats.subscribe(chat_id)
+    await store.chats.mark_reachable(2, False)
+    async with store.db.transaction() as tx:
+        article, _ = await store.articles.add(tx, draft(guid="g"))
+        await store.announce_article(tx, article.id)
+        await store.announce_article(tx, article.id)
+    rows = await store.db.fetchall("SELECT chat_id, status FROM deliveries")
+    assert [tuple(row) for row in rows] == [(1, "pending")]
