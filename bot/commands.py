@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+import logging
+
+from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+from telegram.error import BadRequest
 
 from bot.render import LANGUAGES, Renderer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,4 +60,7 @@ async def publish_command_menu(bot, renderer: Renderer, admin_ids: frozenset[int
     admin_menu = [BotCommand(c.name, c.description) for c in describe(renderer, "en", admin=True)]
     if len(admin_menu) > len(default):
         for admin_id in admin_ids:
-            await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
+            try:
+                await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
+            except BadRequest as error:  # the operator has not started the bot yet
+                log.info("no operator menu for %s yet: %s", admin_id, error)

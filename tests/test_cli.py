@@ -114,3 +114,54 @@ async def test_run_polls_answers_and_stops_cleanly_on_sigterm(tmp_path):
         polls = [r for r in api.requests if r.method == "getUpdates"]
         long_polls = [r for r in polls if int(r.params.get("timeout", 0)) >= 10]
         assert len(polls) - len(long_polls) <= 1, "only the final offset confirmation may be a short poll"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_webhook_mode_registers_a_secret_and_refuses_requests_without_it(tmp_path):
+    import aiohttp
+
+    from tests.fake_telegram import make_user, message_update
+
+    port = free_port()
+    async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run",
+            "--webhook-url", "https://bot.example.com/telegram", "--listen", "127.0.0.1", "--port", str(port),
+            env=clean_env(TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_BOT_API_URL=api.base_url, NEWSBOT_DB=str(tmp_path / "n.db")),
+            cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            for _ in range(100):
+                if api.webhook is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert api.webhook["url"] == "https://bot.example.com/telegram"
+            secret = api.webhook["secret_token"]
+            update = message_update(make_user(5, language_code="en"), "/start")
+            url = f"http://127.0.0.1:{port}/telegram"
+            async with aiohttp.ClientSession() as session:
+                for _ in range(50):
+                    try:
+                        async with session.post(url, json=update) as response:
+                            assert response.status == 403, "a request without the secret token is refused"
+                        break
+                    except aiohttp.ClientConnectionError:
+                        await asyncio.sleep(0.1)
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                async with session.post(url, json=update, headers=headers) as response:
+                    assert response.status == 200
+            welcome = await api.wait_for_messages(1, chat_id=5, timeout=30)
+            assert "Welcome" in welcome[0].plain
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+        assert process.returncode == 0

@@ -117,3 +117,12 @@ async def test_language_switch_with_buttons(reader: Reader):
 async def test_unknown_commands_and_plain_text_get_a_pointer(english_reader: Reader):
     assert "/help" in (await english_reader.says("/frobnicate")).plain
     assert "/help" in (await english_reader.says("a" * 4000)).plain
+
+
+async def test_an_unexpected_failure_is_logged_and_the_reader_told(english_reader: Reader, telegram, caplog):
+    from tests.fake_telegram import Fault
+
+    telegram.fail_next(method="sendMessage", chat_id=english_reader.chat_id, error=Fault.bad_request("odd"))
+    answers = await english_reader.send("/help")
+    assert [a.plain for a in answers] == ["Sorry, something went wrong on my side. Please try again in a moment."]
+    assert any("error while handling update" in r.getMessage() for r in caplog.records)
