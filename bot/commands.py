@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import logging
+from dataclasses import dataclass
 
 from telegram import Bot, BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import BadRequest
@@ -50,7 +49,7 @@ def describe(renderer: Renderer, lang: str, *, admin: bool) -> list[DescribedCom
     ]
 
 
-async def publish_command_menu(bot, renderer: Renderer, admin_ids: frozenset[int]) -> None:
+async def publish_command_menu(bot: Bot, renderer: Renderer, admin_ids: frozenset[int]) -> None:
     """setMyCommands for readers in both languages, and the longer menu in each operator's chat."""
     for lang in LANGUAGES:
         commands = [BotCommand(c.name, c.description) for c in describe(renderer, lang, admin=False)]

@@ -34,6 +34,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def bot_env(api: FakeBotAPI, tmp_path: Path) -> dict[str, str]:
+    database = str(tmp_path / "n.db")
+    return clean_env(TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_BOT_API_URL=api.base_url, NEWSBOT_DB=database)
+
+
 def test_run_without_a_token_explains_how_to_get_one(tmp_path):
     result = newsbot("run", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 2
@@ -134,8 +139,7 @@ async def test_webhook_mode_registers_a_secret_and_refuses_requests_without_it(t
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "run",
             "--webhook-url", "https://bot.example.com/telegram", "--listen", "127.0.0.1", "--port", str(port),
-            env=clean_env(TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_BOT_API_URL=api.base_url, NEWSBOT_DB=str(tmp_path / "n.db")),
-            cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
+            env=bot_env(api, tmp_path), cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
             for _ in range(100):

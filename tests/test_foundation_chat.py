@@ -124,5 +124,7 @@ async def test_an_unexpected_failure_is_logged_and_the_reader_told(english_reade
 
     telegram.fail_next(method="sendMessage", chat_id=english_reader.chat_id, error=Fault.bad_request("odd"))
     answers = await english_reader.send("/help")
-    assert [a.plain for a in answers] == ["Sorry, something went wrong on my side. Please try again in a moment."]
+    assert [a.plain for a in answers] == [
+        "Sorry, something went wrong on my side. Please try again in a moment."
+    ]
     assert any("error while handling update" in r.getMessage() for r in caplog.records)
