@@ -9,7 +9,12 @@ from bot.context import NewsbotContext
 
 
 async def unknown_command(update: Update, context: NewsbotContext) -> None:
-    """Point to /help."""
+    """Point to /help; in groups only when the command was addressed to this bot, not to another one."""
+    chat = update.effective_chat
+    text = update.effective_message.text or ""
+    addressed = text.split(maxsplit=1)[0].lower().endswith(f"@{context.bot.username.lower()}")
+    if chat is not None and chat.type != chat.PRIVATE and not addressed:
+        return
     await context.reply(update, "unknown_command")
 
 

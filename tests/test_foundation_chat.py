@@ -128,3 +128,13 @@ async def test_an_unexpected_failure_is_logged_and_the_reader_told(english_reade
         "Sorry, something went wrong on my side. Please try again in a moment."
     ]
     assert any("error while handling update" in r.getMessage() for r in caplog.records)
+
+
+async def test_in_a_group_only_commands_addressed_to_this_bot_get_the_pointer(app, telegram):
+    from tests.fake_telegram import make_chat
+
+    group = make_chat(-500, "group", "Newsroom")
+    member = Reader(app, telegram, 1003, language_code="en", chat=group)
+    assert await member.send("/frobnicate@some_other_bot") == []
+    assert await member.send("/frobnicate") == []
+    assert "/help" in (await member.says("/frobnicate@newsbot_test_bot")).plain
