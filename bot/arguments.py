@@ -13,24 +13,21 @@ def parse_count(args: Sequence[str], *, default: int, maximum: int) -> int | Non
     """`/latest`, `/latest 5`: a whole number from 1 to maximum, else None."""
     if not args:
         return default
-    if len(args) != 1:
-        return None
-    match = _DIGITS.fullmatch(args[0])
-    if match is None:
-        return None
-    value = int(match.group(1))
-    return value if 1 <= value <= maximum else None
+    value = _single_number(args)
+    return value if value is not None and 1 <= value <= maximum else None
 
 
 def parse_id(args: Sequence[str]) -> int | None:
     """`/article 12` or `/article #12`: a positive id, else None."""
+    value = _single_number(args)
+    return value if value is not None and value >= 1 else None
+
+
+def _single_number(args: Sequence[str]) -> int | None:
     if len(args) != 1:
         return None
     match = _DIGITS.fullmatch(args[0])
-    if match is None:
-        return None
-    value = int(match.group(1))
-    return value if value >= 1 else None
+    return None if match is None else int(match.group(1))
 
 
 def parse_deep_link(args: Sequence[str]) -> str | None:
