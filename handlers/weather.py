@@ -53,9 +53,7 @@ async def picker_button(update: Update, context: NewsbotContext) -> None:
         return
     await query.answer()
     if view.kind == "set":
-        settings = await context.store.weather.set_province(
-            update.effective_chat.id, view.index, _weather(context).local_now()
-        )
+        settings = await context.store.weather.set_province(update.effective_chat.id, view.index)
         text = context.render(
             "province_set", province=by_plate(view.index).name, weather_time=settings.weather_time
         )
@@ -109,9 +107,7 @@ async def weathertime(update: Update, context: NewsbotContext) -> None:
     if choice is None:
         await context.reply(update, "weathertime_usage", given=_shown(" ".join(args)))
         return
-    settings = await context.store.weather.set_weather_time(
-        chat_id, choice.time, _weather(context).local_now()
-    )
+    settings = await context.store.weather.set_weather_time(chat_id, choice.time)
     await context.reply(update, "weathertime_set", **_described(settings))
 
 
@@ -121,9 +117,7 @@ def _described(settings) -> dict[str, str | None]:
 
 
 async def _set_province(update: Update, context: NewsbotContext, plate: int) -> None:
-    settings = await context.store.weather.set_province(
-        update.effective_chat.id, plate, _weather(context).local_now()
-    )
+    settings = await context.store.weather.set_province(update.effective_chat.id, plate)
     await context.reply(
         update, "province_set", province=by_plate(plate).name, weather_time=settings.weather_time
     )

@@ -77,24 +77,20 @@ class WeatherStore:
             return WeatherSettings(province=None, weather_time=None)
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
 
-    async def set_province(self, chat_id: int, plate: int, now: datetime) -> WeatherSettings:
-        """Set the home province; `now` is Istanbul time (see _skip_passed)."""
+    async def set_province(self, chat_id: int, plate: int) -> WeatherSettings:
+        """Set the home province; a reader whose push time has passed today gets today's at the next run."""
         row = await self._db.fetchone(
-            f"UPDATE chats SET province = :plate, weather_sent_on = {_skip_passed('weather_time')} "
-            "WHERE chat_id = :chat RETURNING province, weather_time",
-            {"plate": plate, "chat": chat_id, **_now(now)},
+            "UPDATE chats SET province = ? WHERE chat_id = ? RETURNING province, weather_time",
+            (plate, chat_id),
         )
         assert row is not None, "the prelude records every chat before handlers run"
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
 
-    async def set_weather_time(
-        self, chat_id: int, weather_time: str | None, now: datetime
-    ) -> WeatherSettings:
-        """Set ("HH:MM") or clear (None) the push time; `now` is Istanbul time (see _skip_passed)."""
+    async def set_weather_time(self, chat_id: int, weather_time: str | None) -> WeatherSettings:
+        """Set ("HH:MM") or clear (None) the push time; a reader has at most one push a day regardless."""
         row = await self._db.fetchone(
-            f"UPDATE chats SET weather_time = :time, weather_sent_on = {_skip_passed(':time')} "
-            "WHERE chat_id = :chat RETURNING province, weather_time",
-            {"time": weather_time, "chat": chat_id, **_now(now)},
+            "UPDATE chats SET weather_time = ? WHERE chat_id = ? RETURNING province, weather_time",
+            (weather_time, chat_id),
         )
         assert row is not None, "the prelude records every chat before handlers run"
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
@@ -125,15 +121,6 @@ class WeatherStore:
                     f"UPDATE chats SET weather_sent_on = ? WHERE {_DUE}", (params["today"], *due)
                 )
         return queued
-
-
-def _skip_passed(push_time: str) -> str:
-    """A reader whose push time has already passed today starts tomorrow: today counts as served, instead
-    of a "morning" forecast arriving out of the blue right after /province or /weathertime."""
-    return (
-        f"CASE WHEN {push_time} IS NOT NULL AND {push_time} <= :hhmm "
-        "THEN max(coalesce(weather_sent_on, ''), :today) ELSE weather_sent_on END"
-    )
 
 
 def _now(now: datetime) -> dict[str, str]:

@@ -24,6 +24,9 @@ async def push_forecasts(context: NewsbotContext) -> None:
 
 
 def schedule_weather_jobs(job_queue: JobQueue) -> None:
-    """Both jobs run at start (catch-up after downtime) and then every minute."""
-    job_queue.run_repeating(refresh_forecasts, interval=EVERY_MINUTE, first=0, name=REFRESH_JOB)
-    job_queue.run_repeating(push_forecasts, interval=EVERY_MINUTE, first=0, name=PUSH_JOB)
+    """Both jobs run once at start (catch-up after downtime) and then every minute."""
+    for callback, name in ((refresh_forecasts, REFRESH_JOB), (push_forecasts, PUSH_JOB)):
+        # A repeating job cannot start at once (APScheduler), and a one-off scheduled before the scheduler
+        # starts must not count as "missed": no misfire grace limit.
+        job_queue.run_once(callback, when=0, name=name, job_kwargs={"misfire_grace_time": None})
+        job_queue.run_repeating(callback, interval=EVERY_MINUTE, first=EVERY_MINUTE, name=name)
