@@ -20,6 +20,7 @@ from bot.weather.picker import (
 from bot.weather.provinces import MAX_QUERY_LENGTH, by_plate, match_province
 from bot.weather.pushtime import parse_push_time
 from bot.weather.service import WeatherService
+from storage.models import WeatherSettings
 
 
 def _weather(context: NewsbotContext) -> WeatherService:
@@ -111,7 +112,7 @@ async def weathertime(update: Update, context: NewsbotContext) -> None:
     await context.reply(update, "weathertime_set", **_described(settings))
 
 
-def _described(settings) -> dict[str, str | None]:
+def _described(settings: WeatherSettings) -> dict[str, str | None]:
     home = by_plate(settings.province) if settings.province is not None else None
     return {"province": home.name if home else None, "weather_time": settings.weather_time}
 
