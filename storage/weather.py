@@ -19,6 +19,14 @@ _DUE = (
     "AND (weather_sent_on IS NULL OR weather_sent_on < ?) AND reachable = 1"
 )
 _DUE_RECIPIENTS = f"SELECT chat_id FROM chats WHERE {_DUE}"
+# The every-minute check, cheap on the chats_weather_pending index (SQLite uses no index for "IS NULL OR <").
+_PENDING_REST = (
+    "AND weather_time <= :hhmm AND province IS NOT NULL AND weather_time IS NOT NULL AND reachable = 1"
+)
+_ANYONE_DUE = (
+    f"SELECT EXISTS (SELECT 1 FROM chats WHERE weather_sent_on IS NULL {_PENDING_REST}) "
+    f"OR EXISTS (SELECT 1 FROM chats WHERE weather_sent_on < :today {_PENDING_REST})"
+)
 
 
 class WeatherStore:
@@ -96,14 +104,13 @@ class WeatherStore:
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
 
     async def enqueue_due(self, now: datetime) -> dict[int, int]:
-        """Queue today's push for every due reader, one broadcast per province, in ONE transaction.
-
-        `now` is Istanbul time. The same transaction stamps weather_sent_on, so a crash either queues and
-        stamps or does neither: no reader is lost or served twice. Provinces without a forecast for today
-        wait (their readers stay due) until one arrives. Returns {plate: readers queued}.
-        """
+        """Queue today's push for due readers (`now`: Istanbul), one broadcast per province; {plate: n}."""
+        # ONE transaction queues and stamps weather_sent_on, so a crash does both or neither: no reader is
+        # lost or served twice. Provinces without a forecast for today wait (their readers stay due).
         params = _now(now)
         queued: dict[int, int] = {}
+        if not await self._db.fetchval(_ANYONE_DUE, params):
+            return queued
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
                 "SELECT DISTINCT province FROM chats WHERE province IS NOT NULL "

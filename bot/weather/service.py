@@ -106,8 +106,8 @@ class WeatherService:
         return self._render(forecast, lang)
 
     async def render_broadcast(self, ref: str, lang: str) -> RenderedMessage | None:
-        """The delivery engine's renderer for kind "weather" (ref "plate:YYYY-MM-DD"); once per province
-        and language while the forecast stays the same; None for a ref it cannot serve."""
+        """The delivery engine's renderer for kind "weather" (ref "plate:YYYY-MM-DD"); None if unservable."""
+        # Rendered once per province, day and language while the stored forecast stays the same.
         parsed = _parse_ref(ref)
         if parsed is None:
             log.warning("weather broadcast with a malformed ref %r", ref)

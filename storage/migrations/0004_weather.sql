@@ -4,6 +4,9 @@ ALTER TABLE chats ADD COLUMN weather_time TEXT DEFAULT '08:00';   -- "HH:MM" Ist
 ALTER TABLE chats ADD COLUMN weather_sent_on TEXT;      -- Istanbul date (YYYY-MM-DD) of the last queued push
 CREATE INDEX chats_weather_due ON chats (province, weather_time)
     WHERE province IS NOT NULL AND weather_time IS NOT NULL;
+-- The every-minute check reads only readers not yet served today.
+CREATE INDEX chats_weather_pending ON chats (weather_sent_on, weather_time)
+    WHERE province IS NOT NULL AND weather_time IS NOT NULL;
 
 CREATE TABLE weather_forecasts (
     plate INTEGER NOT NULL,

@@ -111,6 +111,7 @@ def test_a_single_bad_entry_refuses_the_whole_answer(spoil, reason: str):
         parse_forecasts(answer, PROVINCES, NOW)
 
 
+_ANSWER = _answer()
 _json = st.recursive(
     st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=5),
     lambda children: (
@@ -138,9 +139,6 @@ def test_any_spoiled_field_is_parsed_or_refused(index, key, value):
         parse_forecasts(answer, PROVINCES, NOW)
     except OpenMeteoError as error:
         assert str(error)
-
-
-_ANSWER = _answer()
 
 
 # --- the service's schedule: fresh data is not fetched again, failures back off ------------------
