@@ -37,7 +37,8 @@ async def province(update: Update, context: NewsbotContext) -> None:
         return
     result = match_province(query)
     if result.province is not None:
-        await _set_province(update, context, result.province.plate)
+        text = await _set_province(update, context, result.province.plate)
+        await context.send(update, RenderedMessage(text))
     elif result.suggestions:
         keyboard = suggestion_keyboard(result.suggestions, for_weather=False)
         await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
@@ -50,15 +51,11 @@ async def picker_button(update: Update, context: NewsbotContext) -> None:
     query = update.callback_query
     view = parse_picker_data(query.data)
     if view is None:
-        await query.answer(context.label("button_expired"), show_alert=False)
+        await query.answer(context.label("button_expired"))
         return
     await query.answer()
     if view.kind == "set":
-        settings = await context.store.weather.set_province(update.effective_chat.id, view.index)
-        text = context.render(
-            "province_set", province=by_plate(view.index).name, weather_time=settings.weather_time
-        )
-        await _edit(query, RenderedMessage(text))
+        await _edit(query, RenderedMessage(await _set_province(update, context, view.index)))
         return
     screen = picker_screen(context.renderer, context.lang, view)
     await _edit(query, RenderedMessage(context.render("province_picker", screen=screen), screen.keyboard))
@@ -117,11 +114,10 @@ def _described(settings: WeatherSettings) -> dict[str, str | None]:
     return {"province": home.name if home else None, "weather_time": settings.weather_time}
 
 
-async def _set_province(update: Update, context: NewsbotContext, plate: int) -> None:
+async def _set_province(update: Update, context: NewsbotContext, plate: int) -> str:
+    """Store the choice and render its confirmation by the official name."""
     settings = await context.store.weather.set_province(update.effective_chat.id, plate)
-    await context.reply(
-        update, "province_set", province=by_plate(plate).name, weather_time=settings.weather_time
-    )
+    return context.render("province_set", province=by_plate(plate).name, weather_time=settings.weather_time)
 
 
 async def _edit(query: CallbackQuery, message: RenderedMessage) -> None:

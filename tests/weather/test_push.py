@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.weather.service import WeatherService
+from storage import Store
 from tests.conversation import Reader
 from tests.telegram_html import validate_telegram_html
 from tests.weather.conftest import DAY
@@ -102,10 +103,20 @@ async def test_after_a_restart_the_missed_push_goes_out_once_the_same_day(
     clock.set_istanbul(DAY, "10:20")  # and again: nothing twice
     async with running_at(settings, clock) as app:
         await eventually(lambda: _ran(app))
-        assert await weather_deliveries(app.bot_data.store) == {("42:2026-03-10", 1)}
-        clock.set_istanbul(DAY, "11:00")
-        await app.bot_data.weather.enqueue_due()
-        assert await weather_deliveries(app.bot_data.store) == {("42:2026-03-10", 1), ("42:2026-03-10", 2)}
+    # stopping waited for the start-up jobs to finish
+    store = await Store.open(settings.db_path)
+    try:
+        assert await weather_deliveries(store) == {("42:2026-03-10", 1)}
+    finally:
+        await store.close()
+    clock.set_istanbul(DAY, "11:00")
+    async with running_at(settings, clock) as app:
+        await eventually(lambda: _ran(app))
+    store = await Store.open(settings.db_path)
+    try:
+        assert await weather_deliveries(store) == {("42:2026-03-10", 1), ("42:2026-03-10", 2)}
+    finally:
+        await store.close()
 
 
 async def _ran(app) -> bool:
@@ -159,3 +170,12 @@ async def test_render_broadcast_says_how_old_a_stale_forecast_is(weather, open_m
     message = await weather.render_broadcast("6:2026-03-10", "en")
     assert message is not None and "Updated 9 hours ago" in message.text
     validate_telegram_html(message.text)
+
+
+async def test_both_jobs_run_at_start_and_then_every_minute(settings, clock, open_meteo):
+    async with running_at(settings, clock) as app:
+        await eventually(lambda: _ran(app))
+        jobs = {job.name: job for job in app.job_queue.jobs()}
+    assert set(jobs) == {"weather-refresh", "weather-push"}
+    assert all(job.trigger.interval.total_seconds() == 60 for job in jobs.values())
+    assert len(open_meteo.requests) == 1  # the start-up refresh, finished before stop returned
