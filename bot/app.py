@@ -14,6 +14,8 @@ from bot.context import NewsbotContext, Services
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
+from bot.weather.jobs import schedule_weather_jobs
+from bot.weather.service import WeatherService
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,11 @@ async def _post_init(application: Application) -> None:
     services: Services = application.bot_data
     assert services.settings is not None
     services.store = await Store.open(services.settings.db_path)
+    services.weather = WeatherService(
+        services.store, services.renderer, services.settings.weather_api_url, clock=services.clock
+    )
+    if application.job_queue is not None:
+        schedule_weather_jobs(application.job_queue)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
     except TelegramError as error:
@@ -72,6 +79,9 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     services: Services = application.bot_data
+    if services.weather is not None:
+        await services.weather.close()
+        services.weather = None
     if services.store is not None:
         await services.store.close()
         services.store = None

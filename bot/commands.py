@@ -29,6 +29,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("subscribe"),
     CommandInfo("unsubscribe"),
     CommandInfo("language"),
+    CommandInfo("province"),
+    CommandInfo("weather"),
+    CommandInfo("weathertime"),
 )
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.clock import utc_now
 from bot.render import DEFAULT_LANGUAGE, Renderer
 from bot.views import RenderedMessage
 
 if TYPE_CHECKING:
     from bot.settings import Settings
+    from bot.weather.service import WeatherService
     from storage import Store
 
 
@@ -25,6 +29,8 @@ class Services:
     renderer: Renderer = field(default_factory=Renderer)
     store: Store | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    weather: WeatherService | None = None
+    clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this
 
 
 class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):

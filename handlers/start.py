@@ -15,7 +15,7 @@ async def start(update: Update, context: NewsbotContext) -> None:
     if chat is not None:
         await context.store.chats.mark_reachable(chat.id, True)
     user = update.effective_user
-    await context.reply(update, "welcome", first_name=user.first_name if user else None, weather=False)
+    await context.reply(update, "welcome", first_name=user.first_name if user else None, weather=True)
 
 
 async def help_command(update: Update, context: NewsbotContext) -> None:

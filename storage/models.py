@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,24 @@ class SubscriptionChange:
 
     changed: bool
     subscribed: bool
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One province's forecast for one day, as Open-Meteo gave it."""
+
+    plate: int
+    day: date
+    temp_max: float | None
+    temp_min: float | None
+    weather_code: int | None
+    precipitation_probability: int | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class WeatherSettings:
+    """A chat's home province and morning push time ("HH:MM", None when switched off)."""
+
+    province: int | None
+    weather_time: str | None

@@ -15,6 +15,7 @@ from tests.fake_telegram import FakeBotAPI
 
 TOKEN = "123456:TEST-token_for_newsbot"
 ADMIN_ID = 900
+NO_WEATHER_SERVICE = "http://127.0.0.1:9/v1/forecast"  # refused at once; weather tests start a fake one
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def settings(tmp_path, telegram: FakeBotAPI) -> Settings:
         bot_api_url=telegram.base_url,
         admin_ids=frozenset({ADMIN_ID}),
         private_chat_interval=0.001,
+        weather_api_url=NO_WEATHER_SERVICE,
     )
 
 

@@ -1,0 +1,143 @@
+"""/province, /weather, /weathertime and their buttons: parse, ask the weather service, render, reply."""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, Update
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.context import NewsbotContext
+from bot.views import RenderedMessage
+from bot.weather.picker import (
+    PICKER_PREFIX,
+    WEATHER_PREFIX,
+    PickerView,
+    parse_picker_data,
+    parse_weather_data,
+    picker_screen,
+    suggestion_keyboard,
+)
+from bot.weather.provinces import MAX_QUERY_LENGTH, by_plate, match_province
+from bot.weather.pushtime import parse_push_time
+from bot.weather.service import WeatherService
+from storage.models import WeatherSettings
+
+
+def _weather(context: NewsbotContext) -> WeatherService:
+    assert context.services.weather is not None, "the weather service is created in post_init"
+    return context.services.weather
+
+
+async def province(update: Update, context: NewsbotContext) -> None:
+    """`/province NAME` sets the home province; `/province` alone opens the picker."""
+    query = " ".join(context.args or [])
+    if not query:
+        screen = picker_screen(context.renderer, context.lang, PickerView("regions"))
+        await context.reply(update, "province_picker", reply_markup=screen.keyboard, screen=screen)
+        return
+    result = match_province(query)
+    if result.province is not None:
+        text = await _set_province(update, context, result.province.plate)
+        await context.send(update, RenderedMessage(text))
+    elif result.suggestions:
+        keyboard = suggestion_keyboard(result.suggestions, for_weather=False)
+        await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
+    else:
+        await context.reply(update, "province_unknown", query=_shown(query), command="province")
+
+
+async def picker_button(update: Update, context: NewsbotContext) -> None:
+    """Move through the picker, or set the chosen province; every press is answered."""
+    query = update.callback_query
+    view = parse_picker_data(query.data)
+    if view is None:
+        await query.answer(context.label("button_expired"))
+        return
+    await query.answer()
+    if view.kind == "set":
+        await _edit(query, RenderedMessage(await _set_province(update, context, view.index)))
+        return
+    screen = picker_screen(context.renderer, context.lang, view)
+    await _edit(query, RenderedMessage(context.render("province_picker", screen=screen), screen.keyboard))
+
+
+async def weather(update: Update, context: NewsbotContext) -> None:
+    """Today's forecast for the home province, or for `/weather NAME`."""
+    query = " ".join(context.args or [])
+    if not query:
+        settings = await context.store.weather.settings(update.effective_chat.id)
+        home = by_plate(settings.province) if settings.province is not None else None
+        if home is None:
+            await context.reply(update, "weather_no_province")
+            return
+        await context.send(update, await _weather(context).forecast_message(home, context.lang))
+        return
+    result = match_province(query)
+    if result.province is not None:
+        await context.send(update, await _weather(context).forecast_message(result.province, context.lang))
+    elif result.suggestions:
+        keyboard = suggestion_keyboard(result.suggestions, for_weather=True)
+        await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
+    else:
+        await context.reply(update, "province_unknown", query=_shown(query), command="weather")
+
+
+async def weather_button(update: Update, context: NewsbotContext) -> None:
+    """A "did you mean" button of /weather NAME: show that province's forecast in place."""
+    query = update.callback_query
+    chosen = parse_weather_data(query.data)
+    if chosen is None:
+        await query.answer(context.label("button_expired"))
+        return
+    await query.answer()
+    await _edit(query, await _weather(context).forecast_message(chosen, context.lang))
+
+
+async def weathertime(update: Update, context: NewsbotContext) -> None:
+    """`/weathertime HH:MM` or `off` sets the morning push; alone it shows the setting."""
+    chat_id = update.effective_chat.id
+    args = context.args or []
+    if not args:
+        settings = await context.store.weather.settings(chat_id)
+        await context.reply(update, "weathertime_status", **_described(settings))
+        return
+    choice = parse_push_time(args[0]) if len(args) == 1 else None
+    if choice is None:
+        await context.reply(update, "weathertime_usage", given=_shown(" ".join(args)))
+        return
+    settings = await context.store.weather.set_weather_time(chat_id, choice.time)
+    await context.reply(update, "weathertime_set", **_described(settings))
+
+
+def _described(settings: WeatherSettings) -> dict[str, str | None]:
+    home = by_plate(settings.province) if settings.province is not None else None
+    return {"province": home.name if home else None, "weather_time": settings.weather_time}
+
+
+async def _set_province(update: Update, context: NewsbotContext, plate: int) -> str:
+    """Store the choice and render its confirmation by the official name."""
+    settings = await context.store.weather.set_province(update.effective_chat.id, plate)
+    return context.render("province_set", province=by_plate(plate).name, weather_time=settings.weather_time)
+
+
+async def _edit(query: CallbackQuery, message: RenderedMessage) -> None:
+    """Replace the buttons' message; pressing the same button twice changes nothing and is fine."""
+    try:
+        await query.edit_message_text(message.text, reply_markup=message.reply_markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+
+
+def _shown(query: str) -> str:
+    """What the reader typed, cut short for the reply (the template escapes it)."""
+    return query if len(query) <= MAX_QUERY_LENGTH else query[: MAX_QUERY_LENGTH - 1] + "…"
+
+
+def register(application: Application) -> None:
+    """Wire the weather commands and buttons."""
+    application.add_handler(CommandHandler("province", province))
+    application.add_handler(CommandHandler("weather", weather))
+    application.add_handler(CommandHandler("weathertime", weathertime))
+    application.add_handler(CallbackQueryHandler(picker_button, pattern=f"^{PICKER_PREFIX}"))
+    application.add_handler(CallbackQueryHandler(weather_button, pattern=f"^{WEATHER_PREFIX}"))

@@ -1,0 +1,1 @@
+"""Weather: provinces in conversation, Open-Meteo, the morning push."""
