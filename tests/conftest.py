@@ -6,12 +6,16 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from telegram.ext import Application
 
 from bot.app import build_application
 from bot.settings import Settings
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
+
+hypothesis_settings.register_profile("newsbot", deadline=None)  # a busy 2-core CI machine is not a bug
+hypothesis_settings.load_profile("newsbot")
 
 TOKEN = "123456:TEST-token_for_newsbot"
 ADMIN_ID = 900
