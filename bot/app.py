@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.commands import publish_command_menu
 from bot.context import NewsbotContext, Services
+from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -64,6 +65,7 @@ async def _post_init(application: Application) -> None:
     services: Services = application.bot_data
     assert services.settings is not None
     services.store = await Store.open(services.settings.db_path)
+    await start_feed_polling(application)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
     except TelegramError as error:
@@ -72,6 +74,7 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     services: Services = application.bot_data
+    await stop_feed_polling(application)
     if services.store is not None:
         await services.store.close()
         services.store = None

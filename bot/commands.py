@@ -25,6 +25,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("subscribe"),
     CommandInfo("unsubscribe"),
     CommandInfo("language"),
+    CommandInfo("search"),
+    CommandInfo("feeds", admin=True),
+    CommandInfo("post", admin=True),
 )
 
 
