@@ -93,6 +93,7 @@ class FeedPoller:
         self._feeds = asyncio.Semaphore(limits.feed_concurrency)
         self._pages = asyncio.Semaphore(limits.page_concurrency)
         self._cycle: asyncio.Task[list[FeedOutcome]] | None = None
+        self._pending_pages: dict[str, asyncio.Future[ExtractedArticle | None]] = {}
 
     @staticmethod
     def open_session(limits: IngestLimits) -> aiohttp.ClientSession:
@@ -126,6 +127,8 @@ class FeedPoller:
             self._cycle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cycle
+        for page in list(self._pending_pages.values()):
+            page.cancel()
 
     async def run_cycle(self) -> list[FeedOutcome]:
         """Poll every feed whose backoff has passed, at most feed_concurrency at once."""
@@ -228,6 +231,16 @@ class FeedPoller:
         return replace(draft, feed_id=feed.id)
 
     async def _page(self, url: str) -> ExtractedArticle | None:
+        """One fetch per page even when several feeds list it in the same cycle."""
+        key = normalize_url(url)
+        pending = self._pending_pages.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._fetch_page(url))
+            self._pending_pages[key] = pending
+            pending.add_done_callback(lambda _done: self._pending_pages.pop(key, None))
+        return await asyncio.shield(pending)  # a feed hitting its deadline leaves the page to the others
+
+    async def _fetch_page(self, url: str) -> ExtractedArticle | None:
         """Fetch and extract one article page; None (logged) when it cannot be read."""
         async with self._pages:
             try:
