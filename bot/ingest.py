@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -23,6 +24,7 @@ from storage.models import ArticleDraft, Feed
 
 log = logging.getLogger(__name__)
 
+_UNDATED = datetime.max.replace(tzinfo=UTC)  # undated items count as newest
 _GLOBAL_GUID = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S")  # http://..., tag:..., urn:uuid:...
 
 
@@ -197,10 +199,17 @@ class FeedPoller:
             log.info("feed %s is malformed but usable: %s", feed.url, parsed.bozo_reason)
         key = feed_key(feed.url) or feed.url
         fresh = [e for e in parsed.entries[: limits.max_items_per_poll] if not await self._known(key, e)]
-        drafts = await asyncio.gather(*(self._draft(feed, key, entry) for entry in fresh))
+        oldest_first = sorted(
+            reversed(fresh), key=lambda e: e.published or _UNDATED
+        )  # feeds list newest first
+        drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
         created = 0
-        for draft in sorted(reversed(drafts), key=lambda d: d.published_at):  # oldest first
-            created += (await publish(self.store, draft, announce=feed.primed)).created
+        try:  # pages load concurrently; publishing in order keeps what is done if the deadline strikes
+            for draft in drafts:
+                created += (await publish(self.store, await draft, announce=feed.primed)).created
+        finally:
+            for draft in drafts:
+                draft.cancel()
         await self.store.feeds.record_success(
             feed.id, now=started, title=parsed.title, etag=result.etag, last_modified=result.last_modified
         )
