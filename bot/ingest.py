@@ -199,9 +199,8 @@ class FeedPoller:
             log.info("feed %s is malformed but usable: %s", feed.url, parsed.bozo_reason)
         key = feed_key(feed.url) or feed.url
         fresh = [e for e in parsed.entries[: limits.max_items_per_poll] if not await self._known(key, e)]
-        oldest_first = sorted(
-            reversed(fresh), key=lambda e: e.published or _UNDATED
-        )  # feeds list newest first
+        # Feeds list newest first; announce oldest first so readers get the news in order.
+        oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
         drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
         created = 0
         try:  # pages load concurrently; publishing in order keeps what is done if the deadline strikes
@@ -263,4 +262,6 @@ class FeedPoller:
                 )
             except (FetchError, ExtractionError) as error:
                 log.info("page %s: %s; keeping the feed's summary", url, error)
-                return None
+            except Exception:  # one odd page must not cost the feed its other items
+                log.exception("page %s: unexpected error; keeping the feed's summary", url)
+            return None
