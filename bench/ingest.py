@@ -78,6 +78,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+async def loop_lag(worst: list[float]) -> None:
+    """How late a 10 ms timer fires: what a Telegram update waits for while the poller works."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst.append(time.perf_counter() - started - 0.01)
+
+
 async def poll_once(port: int, feeds: int, db: Path) -> None:
     store = await Store.open(db)
     limits = IngestLimits()
@@ -88,14 +96,20 @@ async def poll_once(port: int, feeds: int, db: Path) -> None:
         await store.feeds.add(url, feed_key(url) or url)
     try:
         for label in ("first cycle (backlog, full text)", "second cycle (all 304)"):
+            lags: list[float] = []
+            probe = asyncio.create_task(loop_lag(lags))
             started = time.perf_counter()
             outcomes = await poller.run_cycle()
             seconds = time.perf_counter() - started
+            probe.cancel()
+            lags.sort()
             articles = sum(o.new_articles for o in outcomes)
             failed = sum(1 for o in outcomes if o.error)
             rate = f", {articles / seconds:.0f} pages/s" if articles else ""
             summary = f"{len(outcomes)} feeds in {seconds:.2f} s, {articles} articles{rate}, {failed} errors"
             print(f"{label}: {summary}")
+            p99 = lags[int(len(lags) * 0.99)] if lags else 0.0
+            print(f"  event-loop lag: p99 {1000 * p99:.0f} ms, max {1000 * max(lags, default=0):.0f} ms")
         print(f"articles stored: {await store.articles.count()}")
     finally:
         await session.close()
