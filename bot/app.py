@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.commands import publish_command_menu
 from bot.context import NewsbotContext, Services
+from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -71,6 +72,7 @@ async def _post_init(application: Application) -> None:
     )
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
+    await start_feed_polling(application)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
     except TelegramError as error:
@@ -82,6 +84,7 @@ async def _post_shutdown(application: Application) -> None:
     if services.weather is not None:
         await services.weather.close()
         services.weather = None
+    await stop_feed_polling(application)
     if services.store is not None:
         await services.store.close()
         services.store = None

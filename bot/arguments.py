@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 _DIGITS = re.compile(r"#?(\d{1,9})")
 DEEP_LINK_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_COMMAND = re.compile(r"\s*/\S*")
 
 
 def parse_count(args: Sequence[str], *, default: int, maximum: int) -> int | None:
@@ -35,3 +37,26 @@ def parse_deep_link(args: Sequence[str]) -> str | None:
     if len(args) != 1 or DEEP_LINK_PAYLOAD.fullmatch(args[0]) is None:
         return None
     return args[0]
+
+
+POST_TITLE_MAX = 300
+POST_BODY_MAX = 3500
+
+
+@dataclass(frozen=True)
+class PostText:
+    """An admin's statement written in Telegram: the first line is the headline, the rest the body."""
+
+    title: str
+    body: str
+
+
+def parse_post(message_text: str) -> PostText | None:
+    """`/post Headline` then body lines: None when the headline or body is empty or too long."""
+    command = _COMMAND.match(message_text)
+    rest = message_text[command.end() :] if command else message_text
+    title, _newline, body = rest.strip().partition("\n")
+    title, body = " ".join(title.split()), body.strip()
+    if not title or not body or len(title) > POST_TITLE_MAX or len(body) > POST_BODY_MAX:
+        return None
+    return PostText(title, body)

@@ -51,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     importer = commands.add_parser("import", help="add articles from HTML pages (files or http(s) URLs)")
     importer.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
     importer.set_defaults(handler=_import)
+
+    feed = commands.add_parser("feed", help="manage the RSS/Atom feeds the bot polls")
+    feed_commands = feed.add_subparsers(dest="feed_command", required=True, metavar="ACTION")
+    feed_add = feed_commands.add_parser("add", help="add a feed and fetch it once (backlog not pushed)")
+    feed_add.add_argument("url", metavar="URL")
+    feed_add.set_defaults(handler=_feed)
+    feed_commands.add_parser("list", help="URL, title, last fetch, article count, last error").set_defaults(
+        handler=_feed
+    )
+    feed_remove = feed_commands.add_parser("remove", help="stop polling a feed (its articles stay)")
+    feed_remove.add_argument("url", metavar="URL")
+    feed_remove.set_defaults(handler=_feed)
     return parser
 
 
@@ -93,6 +105,17 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
 
     failures = asyncio.run(import_pages(settings, args.sources, out=sys.stdout, err=sys.stderr))
     return 1 if failures else 0
+
+
+def _feed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import feed_commands
+
+    logging.getLogger("bot.ingest").setLevel(logging.ERROR)  # the one-line result already says why
+    if args.feed_command == "add":
+        return asyncio.run(feed_commands.add_feed(settings, args.url, out=sys.stdout, err=sys.stderr))
+    if args.feed_command == "remove":
+        return asyncio.run(feed_commands.remove_feed(settings, args.url, out=sys.stdout, err=sys.stderr))
+    return asyncio.run(feed_commands.list_feeds(settings, out=sys.stdout))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("province"),
     CommandInfo("weather"),
     CommandInfo("weathertime"),
+    CommandInfo("search"),
+    CommandInfo("feeds", admin=True),
+    CommandInfo("post", admin=True),
 )
 
 

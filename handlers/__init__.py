@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import articles, errors, fallback, language, prelude, start, subscription, weather
+from handlers import (
+    articles,
+    errors,
+    fallback,
+    feeds,
+    language,
+    post,
+    prelude,
+    search,
+    start,
+    subscription,
+    weather,
+)
 
 
 def register(application: Application) -> None:
     """Register every feature; the prelude runs first, the fallback for unknown input last."""
     prelude.register(application)
-    for feature in (start, subscription, articles, language, weather):
+    for feature in (start, subscription, articles, search, language, weather, feeds, post):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

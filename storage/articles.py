@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 
 from storage.database import Database, Transaction
+from storage.fulltext import fold_for_index, match_expression, query_tokens
 from storage.models import Article, ArticleDraft
 
 
@@ -34,8 +35,9 @@ class Articles:
         if existing is not None:
             return existing, False
         article_id = await tx.insert(
-            "INSERT INTO articles (title, body, url, url_key, guid, content_hash, published_at, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles "
+            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -45,13 +47,57 @@ class Articles:
                 draft.content_hash,
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
+                draft.feed_id,
             ),
         )
         assert article_id is not None
+        await _index(tx, article_id, draft.title, draft.body)
         article = Article(
             article_id, draft.title, draft.body, draft.url, draft.published_at.astimezone(UTC), draft.source
         )
         return article, True
+
+    async def is_known(
+        self, *, guid: str | None = None, url_key: str | None = None, content_hash: str | None = None
+    ) -> bool:
+        """Whether any of these keys is stored, so a feed item's page is fetched only once."""
+        for column, value in (("guid", guid), ("url_key", url_key), ("content_hash", content_hash)):
+            if value and await self._db.fetchone(f"SELECT 1 FROM articles WHERE {column} = ?", (value,)):
+                return True
+        return False
+
+    async def search(self, query: str, *, limit: int, offset: int = 0) -> list[Article]:
+        """Articles matching every word of the reader's raw text (Turkish-folded, prefixes), best first."""
+        tokens = query_tokens(query)
+        if not tokens or limit <= 0:
+            return []
+        rows = await self._db.fetchall(
+            "SELECT a.* FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
+            "WHERE articles_fts MATCH ? "
+            "ORDER BY bm25(articles_fts, 2.0, 1.0), a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
+            (match_expression(tokens), limit, max(offset, 0)),
+        )
+        return [_article(row) for row in rows]
+
+    async def count_matches(self, query: str) -> int:
+        """How many articles `search` would find in all, for "5 of 23" answers."""
+        tokens = query_tokens(query)
+        if not tokens:
+            return 0
+        return await self._db.fetchval(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (match_expression(tokens),)
+        )
+
+    async def index_missing(self) -> int:
+        """Index articles the search table lacks (stored before migration 0003, or by raw SQL)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT id, title, body FROM articles "
+                "WHERE id NOT IN (SELECT rowid FROM articles_fts)"
+            )
+            for row in rows:
+                await _index(tx, row["id"], row["title"], row["body"])
+        return len(rows)
 
     async def get(self, article_id: int) -> Article | None:
         """One article by id."""
@@ -68,6 +114,13 @@ class Articles:
     async def count(self) -> int:
         """How many articles the store holds."""
         return await self._db.fetchval("SELECT count(*) FROM articles")
+
+
+async def _index(tx: Transaction, article_id: int, title: str, body: str) -> None:
+    await tx.execute(
+        "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+        (article_id, fold_for_index(title), fold_for_index(body)),
+    )
 
 
 def _article(row: sqlite3.Row) -> Article:

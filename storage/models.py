@@ -35,6 +35,7 @@ class ArticleDraft:
     url_key: str | None = None
     guid: str | None = None
     content_hash: str | None = None
+    feed_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,27 @@ class WeatherSettings:
 
     province: int | None
     weather_time: str | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed the poller fetches, with its conditional-GET validators and backoff state."""
+
+    id: int
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    primed: bool
+    failures: int
+    next_fetch_at: float
+    last_fetch_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """A feed as operators see it in `newsbot feed list` and /feeds."""
+
+    feed: Feed
+    article_count: int

@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
+from storage.feeds import Feeds
 from storage.outbox import Outbox
 from storage.weather import WeatherStore
 
@@ -20,11 +21,14 @@ class Store:
         self.articles = Articles(db)
         self.outbox = Outbox(db)
         self.weather = WeatherStore(db, self.outbox)
+        self.feeds = Feeds(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
         """Open and migrate the database at `path`."""
-        return cls(await Database.open(path))
+        store = cls(await Database.open(path))
+        await store.articles.index_missing()
+        return store
 
     async def announce_article(self, tx: Transaction, article_id: int) -> None:
         """Mark a new article for delivery to every active subscriber; the delivery engine sends it."""

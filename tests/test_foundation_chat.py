@@ -35,10 +35,8 @@ async def test_start_with_an_unknown_or_absurd_payload_falls_back_to_the_welcome
 
 async def test_help_lists_every_command_once(english_reader: Reader):
     answer = (await english_reader.says("/help")).plain
-    for command in (
-        "/start", "/help", "/latest", "/article", "/subscribe", "/unsubscribe", "/language",
-        "/province", "/weather", "/weathertime",
-    ):
+    commands = ("/start", "/help", "/latest", "/article", "/subscribe", "/unsubscribe", "/language")
+    for command in (*commands, "/search", "/province", "/weather", "/weathertime"):
         assert answer.count(command + " — ") == 1
 
 

@@ -1,0 +1,39 @@
+"""/search: full-text search over headlines and bodies, Turkish-aware."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.clock import in_istanbul
+from bot.context import NewsbotContext
+from bot.text import cut_text
+from bot.views import LIST_TITLE_LIMIT
+from storage.fulltext import query_tokens
+
+SEARCH_RESULTS = 5
+
+
+async def search(update: Update, context: NewsbotContext) -> None:
+    """Answer with the best matches, newest first among equals; odd queries get a hint, never an error."""
+    query = " ".join(context.args or [])
+    if not query_tokens(query):
+        await context.reply(update, "search_usage")
+        return
+    found = await context.store.articles.search(query, limit=SEARCH_RESULTS)
+    if not found:
+        await context.reply(update, "search_none", query=cut_text(query, 100))
+        return
+    total = await context.store.articles.count_matches(query)
+    shown = [
+        replace(a, title=cut_text(a.title, LIST_TITLE_LIMIT), published_at=in_istanbul(a.published_at))
+        for a in found
+    ]
+    await context.reply(update, "search_results", articles=shown, total=total, query=cut_text(query, 100))
+
+
+def register(application: Application) -> None:
+    """Wire /search."""
+    application.add_handler(CommandHandler("search", search))

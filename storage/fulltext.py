@@ -1,0 +1,24 @@
+"""Turkish-aware full-text keys: what the FTS5 index stores and how a reader's words become a query."""
+
+from __future__ import annotations
+
+from bot.sources.links import fold_text
+
+MAX_QUERY_TOKENS = 12  # more words than this only narrow the match; the rest are ignored
+MAX_TOKEN_CHARS = 64
+
+
+def fold_for_index(text: str) -> str:
+    """Fold the way queries are folded (İ/I/ı, accents, case), since FTS5's unicode61 gets ı/İ wrong."""
+    return fold_text(text)
+
+
+def query_tokens(text: str) -> list[str]:
+    """The reader's searchable words, folded; punctuation, operators and emoji fall away."""
+    tokens = [token[:MAX_TOKEN_CHARS] for token in fold_text(text[:4096]).split()]
+    return list(dict.fromkeys(tokens))[:MAX_QUERY_TOKENS]
+
+
+def match_expression(tokens: list[str]) -> str:
+    """Every token as a quoted FTS5 string with prefix match, all required: never FTS5 syntax."""
+    return " ".join('"' + token.replace('"', '""') + '"*' for token in tokens)

@@ -1,0 +1,131 @@
+"""Operators manage feeds and post statements in Telegram; readers are politely refused."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.settings import Settings
+from storage import Store
+from tests.conftest import running
+from tests.conversation import Reader
+from tests.news_site import Item, NewsSite, article_page
+
+PARAGRAPHS = ["A statement long enough to be an article body, with a second clause for good measure here."]
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[NewsSite]:
+    async with NewsSite() as site:
+        yield site
+
+
+def item(site: NewsSite, n: int) -> Item:
+    link = site.page(f"/news/{n}", article_page(f"Haber {n}", PARAGRAPHS, datetime(2024, 5, n).date()))
+    return Item(f"Haber {n}", link=link, guid=f"n{n}", published=datetime(2024, 5, n, tzinfo=UTC))
+
+
+async def test_an_admin_adds_lists_and_removes_feeds(admin: Reader, app, site):
+    assert "No feeds yet" in (await admin.says("/feeds")).plain
+    url = site.feed("/rss", [item(site, 2), item(site, 1)], title="Gündem")
+    answer = (await admin.says(f"/feeds add {url}")).plain
+    assert "Added" in answer and "stored 2 articles without sending them" in answer
+    assert await app.bot_data.store.outbox.pending_count() == 0
+    assert "already in the list" in (await admin.says(f"/feeds add {url}/")).plain
+
+    broken = site.url("/broken")
+    answer = (await admin.says(f"/feeds add {broken}")).plain
+    assert "first fetch failed: HTTP 404" in answer
+
+    listing = (await admin.says("/feeds")).plain
+    assert "2 feeds" in listing and url in listing and "Gündem · 2 articles · last fetch" in listing
+    assert "⚠️ HTTP 404" in listing
+
+    assert "Removed" in (await admin.says(f"/feeds remove {broken}")).plain
+    assert "No such feed" in (await admin.says(f"/feeds remove {broken}")).plain
+    assert "not an http(s) address" in (await admin.says("/feeds add ftp://example.com/rss")).plain
+    assert "/feeds add URL" in (await admin.says("/feeds delete everything")).plain
+    assert await app.bot_data.store.articles.count() == 2
+
+
+async def test_a_long_feed_list_is_split_within_telegrams_limits(admin: Reader, app, telegram):
+    store = app.bot_data.store
+    for n in range(20):
+        await store.feeds.add(
+            f"https://feeds.example/{n}/" + "x" * 150, f"https://feeds.example/{n}/" + "x" * 150
+        )
+    answers = await admin.send("/feeds")
+    assert len(answers) == 3 and not telegram.violations
+
+
+async def test_readers_cannot_manage_feeds_or_post(reader: Reader, app, site):
+    url = site.feed("/rss", [item(site, 1)])
+    assert "yalnızca botun yöneticileri" in (await reader.says(f"/feeds add {url}")).plain
+    assert "yalnızca botun yöneticileri" in (await reader.says("/feeds")).plain
+    assert "yalnızca botun yöneticileri" in (await reader.says("/post Başlık\nMetin")).plain
+    assert await app.bot_data.store.feeds.statuses() == []
+    assert await app.bot_data.store.articles.count() == 0 and site.requests == []
+
+
+async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(admin: Reader, reader: Reader, app):
+    await reader.says("/subscribe")
+    answer = (
+        await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
+    ).plain
+    assert "Published as #1: Valilikten açıklama" in answer
+    article = await app.bot_data.store.articles.get(1)
+    assert (article.source, article.body) == ("telegram", "İl genelinde okullar yarın tatil.\nİkinci satır.")
+    assert await app.bot_data.store.outbox.pending_count() == 1
+    again = (await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.")).plain
+    assert "already published as #1" in again
+    assert "/article 1" in (await reader.says("/search okullar tatil")).plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/post", "/post Only a headline", "/post \n\nbody without headline", "/post " + "H" * 301 + "\nbody"],
+)
+async def test_a_post_without_headline_or_body_gets_the_usage(admin: Reader, app, text):
+    assert "headline on the first line" in (await admin.says(text)).plain
+    assert await app.bot_data.store.articles.count() == 0
+
+
+async def test_the_job_polls_every_interval_silently_first_then_announces(settings: Settings, site, telegram):
+    url = site.feed("/rss", [item(site, 1)])
+    store = await Store.open(settings.db_path)
+    await store.feeds.add(url, url)
+    await store.chats.touch(7, "private", "tr")
+    await store.chats.subscribe(7)
+    await store.close()
+    async with running(settings, feed_interval=2) as application:
+        store = application.bot_data.store
+        await wait_until(lambda: store.articles.count(), 1, timeout=8)
+        assert await store.outbox.pending_count() == 0, "the backlog is not pushed"
+        site.feed("/rss", [item(site, 2), item(site, 1)])
+        await wait_until(lambda: store.outbox.pending_count(), 1, timeout=8)
+        assert [a.title for a in await store.articles.latest(5)] == ["Haber 2", "Haber 1"]
+        site.raw("/rss", behaviour="hang")
+        hanging = len(site.seen("/rss")) + 1
+        await wait_until(lambda: asyncio.sleep(0, len(site.seen("/rss"))), hanging, timeout=8)
+        await asyncio.sleep(4.5)  # two ticks while the cycle hangs (the read timeout is 10 s)
+        assert len(site.seen("/rss")) == hanging, "the job does not overlap itself"
+        started = time.monotonic()
+    assert time.monotonic() - started < 3, "shutdown does not wait for a hanging feed"
+
+
+async def wait_until(probe, expected: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while (value := await probe()) < expected:
+        assert time.monotonic() < deadline, f"still {value}, expected {expected}"
+        await asyncio.sleep(0.1)
+
+
+async def test_help_shows_operator_commands_to_operators_only(admin: Reader, english_reader: Reader):
+    operator_help = (await admin.says("/help")).plain
+    assert "/feeds — " in operator_help and "/post — " in operator_help and "/search — " in operator_help
+    reader_help = (await english_reader.says("/help")).plain
+    assert "/feeds" not in reader_help and "/post" not in reader_help
