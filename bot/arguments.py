@@ -38,3 +38,13 @@ def parse_deep_link(args: Sequence[str]) -> str | None:
     if len(args) != 1 or DEEP_LINK_PAYLOAD.fullmatch(args[0]) is None:
         return None
     return args[0]
+
+
+def parse_offset(text: str, *, maximum: int) -> int | None:
+    """An inline query's paging offset: "" is the start, a number up to maximum, anything else None."""
+    if not text:
+        return 0
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    value = int(text)
+    return value if value <= maximum else None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import articles, errors, fallback, language, prelude, start, subscription
+from handlers import articles, errors, fallback, inline, language, prelude, sharing, start, subscription
 
 
 def register(application: Application) -> None:
     """Register every feature; the prelude runs first, the fallback for unknown input last."""
     prelude.register(application)
-    for feature in (start, subscription, articles, language):
+    for feature in (start, subscription, articles, language, sharing, inline):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 
@@ -58,16 +59,50 @@ class Articles:
         row = await self._db.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
         return None if row is None else _article(row)
 
-    async def latest(self, limit: int) -> list[Article]:
-        """The newest articles by publication time."""
+    async def latest(self, limit: int, offset: int = 0) -> list[Article]:
+        """The newest articles by publication time; offset pages through older ones."""
         rows = await self._db.fetchall(
-            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ?", (limit,)
+            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return [_article(row) for row in rows]
+
+    async def search(self, query: str, *, limit: int, offset: int = 0) -> list[Article]:
+        """FALLBACK until FTS5 lands: every word of the query, Turkish-folded, in the title or body."""
+        words = _SEARCH_WORD.findall(_fold_turkish(query))[:_MAX_SEARCH_WORDS]
+        if not words:
+            return []
+        haystack = _fold_sql("title || ' ' || body")
+        rows = await self._db.fetchall(
+            f"SELECT * FROM articles WHERE {' AND '.join([f'{haystack} LIKE ?'] * len(words))} "
+            "ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?",
+            (*(f"%{word}%" for word in words), limit, offset),
         )
         return [_article(row) for row in rows]
 
     async def count(self) -> int:
         """How many articles the store holds."""
         return await self._db.fetchval("SELECT count(*) FROM articles")
+
+
+# Search fallback helpers (replaced together with Articles.search when FTS5 lands).
+_TURKISH_FOLD = {"İ": "i", "I": "i", "ı": "i", "Ç": "c", "ç": "c", "Ğ": "g", "ğ": "g", "Ö": "o", "ö": "o",
+                 "Ş": "s", "ş": "s", "Ü": "u", "ü": "u", "Â": "a", "â": "a", "Î": "i", "î": "i", "Û": "u",
+                 "û": "u"}  # fmt: skip
+_SEARCH_WORD = re.compile(r"[^\W_]+")  # letters and digits only, so no LIKE wildcard reaches SQL
+_MAX_SEARCH_WORDS = 8
+
+
+def _fold_sql(column: str) -> str:
+    """SQL that folds Turkish letters to ASCII, then lowercases (SQLite's lower() knows ASCII only)."""
+    for letter, plain in _TURKISH_FOLD.items():
+        column = f"replace({column}, '{letter}', '{plain}')"
+    return f"lower({column})"
+
+
+def _fold_turkish(text: str) -> str:
+    """The Python twin of _fold_sql, applied to the query."""
+    text = "".join(_TURKISH_FOLD.get(ch, ch) for ch in text)
+    return "".join(ch.lower() if ch.isascii() else ch for ch in text)
 
 
 def _article(row: sqlite3.Row) -> Article:

@@ -35,7 +35,7 @@ async def test_start_with_an_unknown_or_absurd_payload_falls_back_to_the_welcome
 
 async def test_help_lists_every_command_once(english_reader: Reader):
     answer = (await english_reader.says("/help")).plain
-    for command in ("/start", "/help", "/latest", "/article", "/subscribe", "/unsubscribe", "/language"):
+    for command in ("/start", "/help", "/latest", "/article", "/subscribe", "/unsubscribe", "/language", "/invite"):
         assert answer.count(command + " — ") == 1
 
 
@@ -68,7 +68,7 @@ async def test_latest_shows_the_article_escaped_with_date_and_source_link(englis
     assert answer.plain.startswith("Diaspora <b>statement</b> & more\n31 July 2023")
     assert "&lt;b&gt;" in answer.text
     assert 'href="https://news.example/a/1"' in answer.text
-    assert [b["text"] for b in buttons(answer)] == ["Read on the site"]
+    assert [b["text"] for b in buttons(answer)] == ["Read on the site", "Share"]
     assert f"#{article.id}" in answer.plain
 
 
