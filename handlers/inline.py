@@ -36,7 +36,8 @@ async def inline_query(update: Update, context: NewsbotContext) -> None:
         results,
         cache_time=CACHE_SECONDS,
         is_personal=True,  # the deep links carry the sharer's invite code
-        next_offset=str(offset + PAGE_SIZE) if more else "",
+        # None, not "": with Defaults set, PTB 22.8 sends "" as "[]" (an empty list of poll options)
+        next_offset=str(offset + PAGE_SIZE) if more else None,
     )
 
 
