@@ -23,7 +23,11 @@ async def add_article(app, title="Diaspora <b>statement</b> & more", body="A sta
     result = await publish(
         app.bot_data.store,
         make_draft(
-            title=title, body=body, published=date(2023, 7, 31), source="import", url=f"https://news.example/{n}"
+            title=title,
+            body=body,
+            published=date(2023, 7, 31),
+            source="import",
+            url=f"https://news.example/{n}",
         ),
     )
     return result.article
