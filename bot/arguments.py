@@ -60,3 +60,13 @@ def parse_post(message_text: str) -> PostText | None:
     if not title or not body or len(title) > POST_TITLE_MAX or len(body) > POST_BODY_MAX:
         return None
     return PostText(title, body)
+
+
+def parse_offset(text: str, *, maximum: int) -> int | None:
+    """An inline query's paging offset: "" is the start, a number up to maximum, anything else None."""
+    if not text:
+        return 0
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return None
+    value = int(text)
+    return value if value <= maximum else None

@@ -33,6 +33,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("weather"),
     CommandInfo("weathertime"),
     CommandInfo("search"),
+    CommandInfo("invite"),
     CommandInfo("feeds", admin=True),
     CommandInfo("post", admin=True),
 )

@@ -51,4 +51,5 @@ def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineK
     buttons = []
     if article.url and article.url.startswith(("http://", "https://")):
         buttons.append(InlineKeyboardButton(renderer.label(lang, "read_on_site"), url=article.url))
-    return InlineKeyboardMarkup([buttons]) if buttons else None
+    buttons.append(InlineKeyboardButton(renderer.label(lang, "share"), switch_inline_query=f"#{article.id}"))
+    return InlineKeyboardMarkup([buttons])

@@ -9,10 +9,12 @@ from handlers import (
     errors,
     fallback,
     feeds,
+    inline,
     language,
     post,
     prelude,
     search,
+    sharing,
     start,
     subscription,
     weather,
@@ -22,7 +24,7 @@ from handlers import (
 def register(application: Application) -> None:
     """Register every feature; the prelude runs first, the fallback for unknown input last."""
     prelude.register(application)
-    for feature in (start, subscription, articles, search, language, weather, feeds, post):
+    for feature in (start, subscription, articles, search, language, weather, sharing, inline, feeds, post):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

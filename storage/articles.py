@@ -104,10 +104,10 @@ class Articles:
         row = await self._db.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
         return None if row is None else _article(row)
 
-    async def latest(self, limit: int) -> list[Article]:
-        """The newest articles by publication time."""
+    async def latest(self, limit: int, offset: int = 0) -> list[Article]:
+        """The newest articles by publication time; offset pages through older ones."""
         rows = await self._db.fetchall(
-            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ?", (limit,)
+            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
         )
         return [_article(row) for row in rows]
 

@@ -101,3 +101,20 @@ class FeedStatus:
 
     feed: Feed
     article_count: int
+
+
+@dataclass(frozen=True)
+class InviteCounts:
+    """How many friends joined through a reader's links, and how many of them are active subscribers."""
+
+    friends: int
+    subscribers: int
+
+
+@dataclass(frozen=True)
+class ReferrerStat:
+    """One line of the operators' "top sharers" table."""
+
+    user_id: int
+    friends: int
+    subscribers: int

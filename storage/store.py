@@ -9,6 +9,7 @@ from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.outbox import Outbox
+from storage.referrals import Referrals
 from storage.weather import WeatherStore
 
 
@@ -22,6 +23,7 @@ class Store:
         self.outbox = Outbox(db)
         self.weather = WeatherStore(db, self.outbox)
         self.feeds = Feeds(db)
+        self.referrals = Referrals(db)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -38,6 +38,7 @@ async def test_help_lists_every_command_once(english_reader: Reader):
     commands = ("/start", "/help", "/latest", "/article", "/subscribe", "/unsubscribe", "/language")
     for command in (*commands, "/search", "/province", "/weather", "/weathertime"):
         assert answer.count(command + " — ") == 1
+    assert answer.count("/invite — ") == 1
 
 
 async def test_the_command_menu_is_registered_in_both_languages(app, telegram):
@@ -69,7 +70,7 @@ async def test_latest_shows_the_article_escaped_with_date_and_source_link(englis
     assert answer.plain.startswith("Diaspora <b>statement</b> & more\n31 July 2023")
     assert "&lt;b&gt;" in answer.text
     assert 'href="https://news.example/a/1"' in answer.text
-    assert [b["text"] for b in buttons(answer)] == ["Read on the site"]
+    assert [b["text"] for b in buttons(answer)] == ["Read on the site", "Share"]
     assert f"#{article.id}" in answer.plain
 
 
