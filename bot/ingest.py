@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -63,10 +64,17 @@ class FeedAdded:
     outcome: FeedOutcome | None
 
 
+MAX_FEED_URL = 2048
+
+
 def feed_key(url: str) -> str | None:
     """The normalised form of an http(s) feed URL, or None when it is not one."""
     url = url.strip()
-    if not url.lower().startswith(("http://", "https://")):
+    if (
+        not url.lower().startswith(("http://", "https://"))
+        or len(url) > MAX_FEED_URL
+        or not urlsplit(url).hostname
+    ):
         return None
     key = normalize_url(url)
     return key if key.lower().startswith(("http://", "https://")) else None
@@ -114,6 +122,7 @@ class FeedPoller:
             log.info("feed poll skipped: the previous cycle is still running")
             return False
         self._cycle = asyncio.create_task(self.run_cycle(), name="feed-poll-cycle")
+        self._cycle.add_done_callback(_log_cycle_failure)
         return True
 
     async def wait(self) -> None:
@@ -265,3 +274,9 @@ class FeedPoller:
             except Exception:  # one odd page must not cost the feed its other items
                 log.exception("page %s: unexpected error; keeping the feed's summary", url)
             return None
+
+
+def _log_cycle_failure(cycle: asyncio.Task[object]) -> None:
+    """A cycle runs in the background: its failure is logged here, or nobody would see it."""
+    if not cycle.cancelled() and cycle.exception() is not None:
+        log.error("feed poll cycle failed", exc_info=cycle.exception())

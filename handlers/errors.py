@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import Update
@@ -9,6 +10,7 @@ from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application
 
 from bot.context import NewsbotContext
+from handlers.prelude import reader_language
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +25,11 @@ async def on_error(update: object, context: NewsbotContext) -> None:
         or isinstance(context.error, Forbidden)
     ):
         return
-    try:
-        if update.callback_query is not None:
+    if update.callback_query is not None:
+        with contextlib.suppress(TelegramError):  # usually answered already, before the failure
             await update.callback_query.answer()
+    try:
+        context.lang = await reader_language(update, context, remember=False)
         await context.reply(update, "error")
     except TelegramError as error:
         log.warning("could not tell chat %s about the error: %s", update.effective_chat.id, error)

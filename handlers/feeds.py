@@ -32,7 +32,7 @@ async def feeds(update: Update, context: NewsbotContext) -> None:
             await _add(update, context, args[1], key)
         else:
             removed = await context.store.feeds.remove(key)
-            await context.reply(update, "feed_removed", url=args[1], removed=removed)
+            await context.reply(update, "feed_removed", url=args[1][:200], removed=removed)
     else:
         await context.reply(update, "feeds_usage", empty=False)
 
@@ -57,7 +57,7 @@ async def _add(update: Update, context: NewsbotContext, url: str, key: str) -> N
     await context.reply(
         update,
         "feed_added",
-        url=added.feed.url,
+        url=added.feed.url[:200],
         created=added.created,
         error=outcome.error if outcome else None,
         new_articles=outcome.new_articles if outcome else 0,

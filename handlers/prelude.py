@@ -13,18 +13,26 @@ PRELUDE_GROUP = -100
 
 async def remember_chat(update: Update, context: NewsbotContext) -> None:
     """Keep the chat's type and Telegram language fresh, and pick the reply language."""
+    context.lang = await reader_language(update, context, remember=True)
+
+
+async def reader_language(update: Update, context: NewsbotContext, *, remember: bool) -> str:
+    """The reply language: the chat's own choice, else the sender's Telegram language."""
     user = update.effective_user
     chat = update.effective_chat
-    chat_id = chat.id if chat is not None else (user.id if user is not None else None)
-    if chat_id is None:
-        return
-    chat_type = chat.type if chat is not None else "private"
-    language_code = user.language_code if user is not None and chat_type == "private" else None
-    record = await context.store.chats.touch(chat_id, chat_type, language_code)
-    if chat_type != "private" and user is not None:
-        context.lang = language_for(None, user.language_code) if record.language is None else record.language
+    user_code = user.language_code if user is not None else None
+    if chat is None:  # inline queries: no chat to remember, but the reader's own choice still applies
+        record = await context.store.chats.get(user.id) if user is not None else None
+        return language_for(record.language if record else None, user_code)
+    if remember:
+        language_code = user_code if chat.type == "private" else None
+        record = await context.store.chats.touch(chat.id, chat.type, language_code)
     else:
-        context.lang = language_for(record.language, record.language_code)
+        record = await context.store.chats.get(chat.id)
+    choice = record.language if record is not None else None
+    if chat.type != "private":
+        return language_for(choice, user_code)
+    return language_for(choice, record.language_code if record is not None else user_code)
 
 
 def register(application: Application) -> None:

@@ -140,3 +140,11 @@ async def test_in_a_group_only_commands_addressed_to_this_bot_get_the_pointer(ap
     assert await member.send("/frobnicate@some_other_bot") == []
     assert await member.send("/frobnicate") == []
     assert "/help" in (await member.says("/frobnicate@newsbot_test_bot")).plain
+
+
+async def test_the_apology_comes_in_the_readers_language(reader: Reader, telegram):
+    from tests.fake_telegram import Fault
+
+    telegram.fail_next(method="sendMessage", chat_id=reader.chat_id, error=Fault.bad_request("odd"))
+    answers = await reader.send("/help")
+    assert [a.plain for a in answers] == ["Üzgünüm, bende bir sorun çıktı. Lütfen birazdan yeniden deneyin."]

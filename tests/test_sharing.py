@@ -207,3 +207,12 @@ async def test_any_inline_query_gets_a_valid_answer(english_reader: Reader, app,
     for result in answer.results:
         assert DEEP_LINK.fullmatch(open_in_bot_link(result))
     assert len([r for r in telegram.requests if r.status != 200]) == rejected
+
+
+async def test_a_friend_who_tried_inline_mode_first_still_counts_when_opening_the_link(
+    english_reader: Reader, friend: Reader
+):
+    payload = DEEP_LINK.search((await english_reader.says("/invite")).plain).group(1)
+    await inline(friend, "")
+    await friend.says(f"/start {payload}")
+    assert "1 friend joined through your links" in (await english_reader.says("/invite")).plain

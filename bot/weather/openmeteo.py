@@ -41,6 +41,18 @@ def request_params(provinces: Sequence[Province]) -> dict[str, str]:
     }
 
 
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body (it arrives in pieces over a real network), never more than the cap plus one chunk."""
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        chunks.append(chunk)
+        received += len(chunk)
+        if received > MAX_RESPONSE_BYTES:
+            break
+    return b"".join(chunks)
+
+
 async def fetch_forecasts(
     session: aiohttp.ClientSession,
     url: str,
@@ -54,7 +66,7 @@ async def fetch_forecasts(
         async with session.get(
             url, params=request_params(provinces), timeout=aiohttp.ClientTimeout(total=timeout)
         ) as response:
-            body = await response.content.read(MAX_RESPONSE_BYTES + 1)
+            body = await _read_capped(response)
             status = response.status
     except TimeoutError:
         raise OpenMeteoError(f"no answer within {timeout:g} s") from None

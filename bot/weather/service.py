@@ -50,7 +50,7 @@ class WeatherService:
         self._lock = asyncio.Lock()
         self._failures = 0
         self._next_attempt: datetime | None = None
-        self._rendered: dict[tuple[str, str], tuple[datetime, RenderedMessage]] = {}
+        self._rendered: dict[tuple[str, str], tuple[tuple[datetime, int | None], RenderedMessage]] = {}
 
     async def close(self) -> None:
         """Release the HTTP session."""
@@ -116,19 +116,19 @@ class WeatherService:
         if forecast is None:
             log.warning("weather broadcast %s: no forecast stored for that day", ref)
             return None
+        version = (forecast.fetched_at, self._age_hours(forecast))  # a stale note must not be cached away
         cached = self._rendered.get((ref, lang))
-        if cached is not None and cached[0] == forecast.fetched_at:
+        if cached is not None and cached[0] == version:
             return cached[1]
         if len(self._rendered) > 4 * len(PROVINCES):
             self._rendered.clear()
         message = self._render(forecast, lang)
-        self._rendered[(ref, lang)] = (forecast.fetched_at, message)
+        self._rendered[(ref, lang)] = (version, message)
         return message
 
     def _render(self, forecast: Forecast, lang: str) -> RenderedMessage:
         province = by_plate(forecast.plate)
         assert province is not None
-        age = self.clock() - forecast.fetched_at
         code = forecast.weather_code
         text = self.renderer.message(
             lang,
@@ -140,9 +140,14 @@ class WeatherService:
             high=_degrees(forecast.temp_max),
             low=_degrees(forecast.temp_min),
             rain=forecast.precipitation_probability,
-            age_hours=int(age.total_seconds() // 3600) if age >= STALE_AFTER else None,
+            age_hours=self._age_hours(forecast),
         )
         return RenderedMessage(text)
+
+    def _age_hours(self, forecast: Forecast) -> int | None:
+        """Hours since the fetch once a forecast is stale, so readers see how old it is."""
+        age = self.clock() - forecast.fetched_at
+        return int(age.total_seconds() // 3600) if age >= STALE_AFTER else None
 
     # --- the morning push ----------------------------------------------------------------------
 
