@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.commands import publish_command_menu
 from bot.context import NewsbotContext, Services
+from bot.delivery import DeliveryEngine, DeliveryOptions
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -52,6 +53,7 @@ def build_application(settings: Settings, *, request_pool_size: int = 256) -> Ap
         )
         .concurrent_updates(64)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -68,6 +70,19 @@ async def _post_init(application: Application) -> None:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
     except TelegramError as error:
         log.warning("could not publish the command menu: %s", error)
+    services.delivery = DeliveryEngine(
+        application.bot,
+        services.store,
+        services.renderer,
+        DeliveryOptions(paid=services.settings.paid_broadcast),
+    )
+    await services.delivery.start()
+
+
+async def _post_stop(application: Application) -> None:
+    services: Services = application.bot_data
+    if services.delivery is not None:
+        await services.delivery.stop()
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -25,6 +25,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("subscribe"),
     CommandInfo("unsubscribe"),
     CommandInfo("language"),
+    CommandInfo("stats", admin=True),
 )
 
 

@@ -13,6 +13,7 @@ from bot.render import DEFAULT_LANGUAGE, Renderer
 from bot.views import RenderedMessage
 
 if TYPE_CHECKING:
+    from bot.delivery import DeliveryEngine
     from bot.settings import Settings
     from storage import Store
 
@@ -24,6 +25,7 @@ class Services:
     settings: Settings | None = None
     renderer: Renderer = field(default_factory=Renderer)
     store: Store | None = None
+    delivery: DeliveryEngine | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

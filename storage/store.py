@@ -8,6 +8,7 @@ from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.outbox import Outbox
+from storage.stats import Stats
 
 
 class Store:
@@ -18,6 +19,7 @@ class Store:
         self.chats = Chats(db)
         self.articles = Articles(db)
         self.outbox = Outbox(db)
+        self.stats = Stats(db, self.outbox)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
