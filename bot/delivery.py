@@ -29,7 +29,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +62,7 @@ class DeliveryOptions:
 
     paid: bool = False  # allow_paid_broadcast=True: up to 1000 msg/s, 0.1 Stars each
     concurrency: int = 128  # sends in flight; 30 msg/s over 200 ms links needs 6, 1000 msg/s needs 100+
+    rate: float = 30.0  # sends per second the limiter allows; senders start a little faster, never in a herd
     batch_size: int = 500  # deliveries read per page
     idle_poll: float = 1.0  # seconds between outbox polls when idle (other processes enqueue too)
     max_attempts: int = 5  # transient failures (5xx, timeouts) before a delivery is marked failed
@@ -87,6 +88,8 @@ class DeliveryEngine:
             OrderedDict()
         )
         self._inflight: set[tuple[int, int]] = set()
+        self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
+        self._deferred = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
@@ -153,6 +156,8 @@ class DeliveryEngine:
         """Walk the pending deliveries page by page; when a pass finds nothing new, wait for work."""
         cursor: tuple[int, int] | None = None
         dispatched = False
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
         while True:
             try:
                 page = await self.store.outbox.due(
@@ -173,9 +178,25 @@ class DeliveryEngine:
                 key = (delivery.broadcast_id, delivery.chat_id)
                 if key in self._inflight:
                     continue
+                if self._busy_chats[delivery.chat_id]:
+                    self._deferred = True  # the chat's other send finishes first; a later pass takes this
+                    continue
                 assert self._slots is not None
                 await self._slots.acquire()
+                # Start senders at the pace the limiter will let them through (plus 10%): a herd of a hundred
+                # tasks waking together would delay the granted send by tens of milliseconds, and a send that
+                # reaches Telegram that much later than it was counted can break its one-second window.
+                interval = 1.0 / (1.1 * self.options.rate)
+                now = loop.time()
+                if next_start > now:
+                    await asyncio.sleep(next_start - now)
+                next_start = (next_start if now - next_start < interval else now) + interval
+                if key in self._inflight or self._busy_chats[delivery.chat_id]:  # changed while we waited
+                    self._slots.release()
+                    self._deferred = True
+                    continue
                 self._inflight.add(key)
+                self._busy_chats[delivery.chat_id] += 1
                 task = asyncio.create_task(self._deliver(delivery, key))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -201,8 +222,14 @@ class DeliveryEngine:
         finally:
             for k in keys:
                 self._inflight.discard(k)
+            self._busy_chats[delivery.chat_id] -= 1
+            if not self._busy_chats[delivery.chat_id]:
+                del self._busy_chats[delivery.chat_id]
             assert self._slots is not None
             self._slots.release()
+            if self._deferred:
+                self._deferred = False
+                self.wake()
 
     def _count(self, outcome: DeliveryOutcome) -> None:
         if outcome.status == "sent":
