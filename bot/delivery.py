@@ -96,7 +96,8 @@ class DeliveryEngine:
         self._dispatcher: asyncio.Task[None] | None = None
         self._reporter: asyncio.Task[None] | None = None
         self._writer = _GroupCommit(store)
-        self._touched: dict[int, tuple[int, float]] = {}
+        # broadcast id -> [outcomes here so far, outcomes at the last progress line, time of that line]
+        self._touched: dict[int, list[float]] = {}
         self.sent = 0
         self.failed = 0
         self.register_renderer("article", article_renderer(store, renderer))
@@ -190,7 +191,7 @@ class DeliveryEngine:
                 now = loop.time()
                 if next_start > now:
                     await asyncio.sleep(next_start - now)
-                next_start = (next_start if now - next_start < interval else now) + interval
+                next_start = max(next_start, now - 0.01) + interval  # make up for late timers, not idle time
                 if key in self._inflight or self._busy_chats[delivery.chat_id]:  # changed while we waited
                     self._slots.release()
                     self._deferred = True
@@ -236,7 +237,7 @@ class DeliveryEngine:
             self.sent += 1
         elif outcome.status == "failed":
             self.failed += 1
-        self._touched.setdefault(outcome.broadcast_id, (-1, time.monotonic()))
+        self._touched.setdefault(outcome.broadcast_id, [0, 0, time.monotonic()])[0] += 1
 
     async def _attempt(self, delivery: DueDelivery, keys: list[tuple[int, int]]) -> DeliveryOutcome | None:
         """Send until there is an outcome to record; None when the outcome is already in the database."""
@@ -344,7 +345,7 @@ class DeliveryEngine:
         """Every progress_interval, one line per broadcast that moved: done/total, rate, time left."""
         while True:
             await asyncio.sleep(self.options.progress_interval)
-            for bid, (last_done, last_time) in list(self._touched.items()):
+            for bid, counts in list(self._touched.items()):
                 try:
                     progress = await self.store.outbox.progress(bid)
                 except Exception:
@@ -362,7 +363,7 @@ class DeliveryEngine:
                             progress.total,
                         )
                     continue
-                rate = (progress.done - last_done) / (now - last_time) if last_done >= 0 else 0.0
+                rate = (counts[0] - counts[1]) / (now - counts[2])
                 left = (progress.total - progress.done) / rate if rate > 0 else float("inf")
                 log.info(
                     "broadcast %d (%s %s): %d/%d done, %.1f msg/s, %s left",
@@ -374,7 +375,7 @@ class DeliveryEngine:
                     rate,
                     _duration(left),
                 )
-                self._touched[bid] = (progress.done, now)
+                counts[1:] = [counts[0], now]
 
 
 class _GroupCommit:

@@ -62,6 +62,7 @@ Priority = Literal["reader", "broadcast"]
 Clock = Callable[[], float]
 CallbackResult = bool | dict[str, Any] | list[dict[str, Any]]
 
+_CATCH_UP = 0.01  # seconds of lateness smoothed grants may make up for
 _LIMITED_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
 _LIMITED_EXTRA = frozenset({"stopPoll", "stopMessageLiveLocation"})
 _UNLIMITED = frozenset({"sendChatAction"})
@@ -276,10 +277,13 @@ class _PriorityGate:
             self._space_grants(now)
 
     def _space_grants(self, now: float) -> None:
-        """Book the next slot one spacing later; a timer that fired late is caught up, idle time is not."""
+        """Book the next slot one spacing later; up to 10 ms of timer lateness is caught up, idle time is not.
+
+        Loop timers fire a millisecond or so late, which at 1,000/s (1 ms apart) would otherwise cost a third
+        of the rate; catching up at most 10 ms keeps any burst that short.
+        """
         if self._spacing > 0:
-            on_time = now - self._next_grant < self._spacing
-            self._next_grant = (self._next_grant if on_time else now) + self._spacing
+            self._next_grant = max(self._next_grant, now - _CATCH_UP) + self._spacing
 
     def _arm(self, at: float) -> None:
         if self._timer is not None:
