@@ -176,7 +176,7 @@ async def test_a_crowd_subscribing_during_a_broadcast_keeps_both_within_the_limi
     await add_subscribers(store, list(range(20_001, 20_061)))
     await publish_article(store)
     await telegram.wait_for_messages(10, timeout=10)
-    crowd = [make_user(30_000 + i, language_code="en") for i in range(120)]
+    crowd = [make_user(30_000 + i, language_code="en") for i in range(300)]  # all in the same second
     updates = [Update.de_json(message_update(user, "/subscribe"), strict.bot) for user in crowd]
     await asyncio.gather(*(strict.process_update(update) for update in updates))
     await settle(store, engine_of(strict))
