@@ -73,6 +73,7 @@ async def serve(port_file: Path, latency: float) -> None:
         "chats": len(per_chat),
         "duplicates": sum(n - 1 for n in per_chat.values()),
         "violations": len(api.violations),
+        "violation_kinds": dict(Counter(v.kind for v in api.violations)),
         "first": sends[0] if sends else 0.0,
         "last": sends[-1] if sends else 0.0,
         "paid": sum(1 for m in api.sent if m.allow_paid_broadcast),
@@ -167,8 +168,8 @@ async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool
         f"limit {1000 if paid else rate}/s\n"
         f"  delivered {report['chats']:,} chats ({sent:,} sent, {failed:,} failed) in {elapsed:.1f} s\n"
         f"  end to end {subscribers / elapsed:.1f} msg/s; sustained {sustained:.1f} msg/s (server clock)\n"
-        f"  429s: {report['violations']}; duplicates: {report['duplicates']}; "
-        f"paid flag on {report['paid']:,}\n"
+        f"  429s: {report['violations']} {report['violation_kinds'] or ''}; "
+        f"duplicates: {report['duplicates']}; paid flag on {report['paid']:,}\n"
         f"  CPU: bot {cpu_seconds():.1f} s, fake server {report['cpu']:.1f} s\n"
         f"  peak RSS of the bot process: {peak_rss_mb():.0f} MB"
     )
