@@ -7,6 +7,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import Application, ChatMemberHandler, MessageHandler, filters
 
 from bot.context import NewsbotContext
+from handlers.subscription import adopt_language
 
 GONE = (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
 
@@ -23,6 +24,7 @@ async def membership_changed(update: Update, context: NewsbotContext) -> None:
             await chats.mark_reachable(chat.id, True)
     elif chat.type == ChatType.CHANNEL:
         if status == ChatMemberStatus.ADMINISTRATOR:
+            await adopt_language(context, chat.id, context.lang)
             await chats.subscribe(chat.id)
         else:
             await outbox.end_subscription(chat.id, "the channel removed the bot as admin")

@@ -32,12 +32,22 @@ async def may_manage(update: Update, context: NewsbotContext) -> bool:
     return member.status in MANAGERS
 
 
+async def adopt_language(context: NewsbotContext, chat_id: int, lang: str) -> None:
+    """A group or channel gets articles in the language of the admin who subscribed it, unless one is set."""
+    record = await context.store.chats.get(chat_id)
+    if record is not None and record.language is None:
+        await context.store.chats.set_language(chat_id, lang)
+
+
 async def subscribe(update: Update, context: NewsbotContext) -> None:
     """Subscribe this chat to every new article."""
     if not await may_manage(update, context):
         await context.reply(update, "subscription_admins_only")
         return
-    change = await context.store.chats.subscribe(update.effective_chat.id)
+    chat = update.effective_chat
+    if chat.type != ChatType.PRIVATE:
+        await adopt_language(context, chat.id, context.lang)
+    change = await context.store.chats.subscribe(chat.id)
     await context.reply(update, "subscription", subscribed=True, changed=change.changed)
 
 

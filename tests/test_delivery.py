@@ -297,7 +297,8 @@ async def test_a_channel_that_makes_the_bot_admin_is_subscribed_until_removed(st
     await owner.deliver(my_chat_member_update(channel, owner.user, "left", "administrator"))
     assert chat_row(settings.db_path, channel["id"]) == (1, 1)
     await publish_article(store)
-    await telegram.wait_for_messages(1, chat_id=channel["id"])
+    posted = await telegram.wait_for_messages(1, chat_id=channel["id"])
+    assert "Sitede oku" in str(posted[0].reply_markup), "in the language of the admin who added the bot"
     await owner.deliver(my_chat_member_update(channel, owner.user, "administrator", "left"))
     assert chat_row(settings.db_path, channel["id"])[0] == 0
     await publish_article(store, "Later")
