@@ -36,6 +36,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),
     CommandInfo("post", admin=True),
+    CommandInfo("stats", admin=True),
 )
 
 

@@ -16,6 +16,7 @@ from bot.render import DEFAULT_LANGUAGE, Renderer
 from bot.views import RenderedMessage
 
 if TYPE_CHECKING:
+    from bot.delivery import DeliveryEngine
     from bot.settings import Settings
     from bot.weather.service import WeatherService
     from storage import Store
@@ -28,6 +29,7 @@ class Services:
     settings: Settings | None = None
     renderer: Renderer = field(default_factory=Renderer)
     store: Store | None = None
+    delivery: DeliveryEngine | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     weather: WeatherService | None = None
     clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this

@@ -32,6 +32,7 @@ class Settings:
     webhook_secret: str | None = None
     log_level: str = "INFO"
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
+    send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
 
     @classmethod
     def from_env(

@@ -11,11 +11,13 @@ from handlers import (
     feeds,
     inline,
     language,
+    membership,
     post,
     prelude,
     search,
     sharing,
     start,
+    stats,
     subscription,
     weather,
 )
@@ -24,7 +26,8 @@ from handlers import (
 def register(application: Application) -> None:
     """Register every feature; the prelude runs first, the fallback for unknown input last."""
     prelude.register(application)
-    for feature in (start, subscription, articles, search, language, weather, sharing, inline, feeds, post):
+    features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
+    for feature in (*features, feeds, post, stats):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

@@ -118,3 +118,53 @@ class ReferrerStat:
     user_id: int
     friends: int
     subscribers: int
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A pending delivery with what the sender needs: what to render and in which language."""
+
+    broadcast_id: int
+    chat_id: int
+    kind: str
+    ref: str
+    attempts: int
+    chat_type: str
+    language: str | None
+    language_code: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """How one delivery ended this time: sent, retry later (not_before), or failed for good."""
+
+    broadcast_id: int
+    chat_id: int
+    status: str  # sent | retry | failed
+    error: str | None = None
+    not_before: float = 0.0
+
+
+@dataclass(frozen=True)
+class BroadcastProgress:
+    """Deliveries of one broadcast: all of them and those no longer pending."""
+
+    broadcast_id: int
+    kind: str
+    ref: str
+    total: int
+    done: int
+
+
+@dataclass(frozen=True)
+class StatsOverview:
+    """What /stats shows operators: audience, content and the outbox of the last day."""
+
+    active: int
+    by_language: list[tuple[str, int]]
+    by_chat_type: list[tuple[str, int]]
+    by_province: list[tuple[str, int]]
+    articles: int
+    pending: int
+    sent_24h: int
+    failed_24h: int

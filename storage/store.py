@@ -10,6 +10,7 @@ from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.outbox import Outbox
 from storage.referrals import Referrals
+from storage.stats import Stats
 from storage.weather import WeatherStore
 
 
@@ -24,6 +25,7 @@ class Store:
         self.weather = WeatherStore(db, self.outbox)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
+        self.stats = Stats(db, self.outbox)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:

@@ -360,6 +360,7 @@ class FakeBotAPI:
         self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._chats: dict[ChatId, JSONDict] = {}
         self._chat_faults: dict[ChatId, Fault] = {}
+        self._chat_admins: dict[ChatId, dict[int, str]] = {}
         self._faults: list[_PendingFault] = []
         self._last_message_id: dict[ChatId, int] = {}
         self._messages: dict[tuple[ChatId, int], tuple[str | None, str | None, JSONDict | None]] = {}
@@ -393,6 +394,7 @@ class FakeBotAPI:
             ("getWebhookInfo", self._get_webhook_info),
             ("sendChatAction", self._send_chat_action),
             ("getChat", self._get_chat),
+            ("getChatMember", self._get_chat_member),
             ("close", self._close),
             ("logOut", self._close),
         ):
@@ -459,6 +461,13 @@ class FakeBotAPI:
     def register_chat(self, chat: JSONDict) -> None:
         """Use a full chat dict (e.g. from make_chat) in responses; a username makes it @-addressable."""
         self._chats[chat["id"]] = dict(chat)
+
+    def set_chat_admins(self, chat_id: ChatId, admins: list[int], *, creator: int | None = None) -> None:
+        """getChatMember answers "administrator" for these users ("creator" for creator), "member" else."""
+        statuses = dict.fromkeys(admins, "administrator")
+        if creator is not None:
+            statuses[creator] = "creator"
+        self._chat_admins[chat_id] = statuses
 
     def fail_next(
         self,
@@ -1204,6 +1213,16 @@ class FakeBotAPI:
                 "gifts_from_channels": False,
             },
         }
+
+    async def _get_chat_member(self, params: JSONDict) -> JSONDict:
+        chat = self._chat(params)
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int):
+            raise _bad("invalid user_id specified")
+        if user_id == self.bot_user["id"]:
+            return _chat_member(self.bot_user, "administrator" if chat["type"] != "private" else "member")
+        status = self._chat_admins.get(chat["id"], {}).get(user_id, "member")
+        return _chat_member({"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}, status)
 
     async def _close(self, params: JSONDict) -> bool:
         return True

@@ -71,7 +71,9 @@ async def test_readers_cannot_manage_feeds_or_post(reader: Reader, app, site):
     assert await app.bot_data.store.articles.count() == 0 and site.requests == []
 
 
-async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(admin: Reader, reader: Reader, app):
+async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(
+    admin: Reader, reader: Reader, app, telegram
+):
     await reader.says("/subscribe")
     answer = (
         await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
@@ -79,7 +81,8 @@ async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(admin: R
     assert "Published as #1: Valilikten açıklama" in answer
     article = await app.bot_data.store.articles.get(1)
     assert (article.source, article.body) == ("telegram", "İl genelinde okullar yarın tatil.\nİkinci satır.")
-    assert await app.bot_data.store.outbox.pending_count() == 1
+    *_, delivered = await telegram.wait_for_messages(2, chat_id=reader.chat_id)
+    assert delivered.plain.startswith("Valilikten açıklama")
     again = (await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.")).plain
     assert "already published as #1" in again
     assert "/article 1" in (await reader.says("/search okullar tatil")).plain
@@ -104,9 +107,10 @@ async def test_the_job_polls_every_interval_silently_first_then_announces(settin
     async with running(settings, feed_interval=2) as application:
         store = application.bot_data.store
         await wait_until(lambda: store.articles.count(), 1, timeout=8)
-        assert await store.outbox.pending_count() == 0, "the backlog is not pushed"
+        assert await store.db.fetchval("SELECT count(*) FROM deliveries") == 0, "the backlog is not pushed"
         site.feed("/rss", [item(site, 2), item(site, 1)])
-        await wait_until(lambda: store.outbox.pending_count(), 1, timeout=8)
+        [pushed] = await telegram.wait_for_messages(1, chat_id=7, timeout=8)
+        assert pushed.plain.startswith("Haber 2")
         assert [a.title for a in await store.articles.latest(5)] == ["Haber 2", "Haber 1"]
         site.raw("/rss", behaviour="hang")
         hanging = len(site.seen("/rss")) + 1

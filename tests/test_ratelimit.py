@@ -165,6 +165,22 @@ async def test_burst_is_spread_strictly() -> None:
     assert limiter.counters["broadcast_sends"] == 60
 
 
+async def test_smooth_spaces_sends_evenly_and_keeps_readers_first() -> None:
+    limiter = TelegramRateLimiter(overall_per_second=20, overall_period=0.5, reader_reserve=0, smooth=True)
+    rec = Recorder()
+    start = time.monotonic()
+    broadcasts = [asyncio.ensure_future(send(limiter, rec, 1000 + i, "b", rla=BROADCAST)) for i in range(20)]
+    await asyncio.sleep(0.1)
+    await send(limiter, rec, 5, "reader")
+    assert time.monotonic() - start < 0.1 + 0.025 + 0.015  # the next slot, not the end of the queue
+    await asyncio.gather(*broadcasts)
+    times = rec.times()
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.025 - 0.011, "one send per period/limit (25 ms), a late timer made up by <= 10 ms"
+    assert sum(t - start < 0.25 for t in times) <= 11, "no burst: the first window is not filled at once"
+    _assert_window(times, 20, 0.5, TOL)
+
+
 async def test_reserve_keeps_slots_for_readers() -> None:
     limiter = TelegramRateLimiter(overall_per_second=10, overall_period=0.5, reader_reserve=2)
     rec = Recorder()

@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 
 __all__ = [
     "PROVINCES",
+    "PROVINCE_NAMES",
     "MatchResult",
     "Province",
     "by_plate",
@@ -62,6 +63,9 @@ def _load() -> tuple[Province, ...]:
 
 PROVINCES: tuple[Province, ...] = _load()
 _BY_PLATE: dict[int, Province] = {p.plate: p for p in PROVINCES}
+
+
+PROVINCE_NAMES: dict[str, str] = {str(p.plate): p.name for p in PROVINCES}  # plate as stored in SQL -> name
 
 
 def by_plate(plate: int) -> Province | None:

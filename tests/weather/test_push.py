@@ -75,7 +75,10 @@ async def test_a_reader_who_joins_after_their_time_gets_today_at_once_and_only_o
 ):
     clock.set_istanbul(DAY, "09:00")
     reader = await reader_with(app, telegram, 1, "Trabzon")
+    replies = len(telegram.messages_to(1))
     assert await weather.enqueue_due() == {61: 1}
+    *_, pushed = await telegram.wait_for_messages(replies + 1, chat_id=1)  # sent by the delivery engine
+    assert "Trabzon" in pushed.plain and "Open-Meteo.com" in pushed.plain
     await reader.says("/weathertime 09:30")
     await reader.says("/province Rize")
     clock.set_istanbul(DAY, "09:30")

@@ -1,0 +1,38 @@
+"""/stats for operators: audience, articles, the outbox of the last day and the current send rate."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.context import NewsbotContext
+from bot.ratelimit import TelegramRateLimiter
+from bot.weather.provinces import PROVINCE_NAMES
+
+TOP_SHARERS = 5
+
+
+async def stats(update: Update, context: NewsbotContext) -> None:
+    """Operators get the numbers; anyone else gets the unknown-command answer and learns nothing."""
+    if not context.is_admin(update):
+        await context.reply(update, "unknown_command")
+        return
+    overview = await context.store.stats.overview()
+    limiter = context.bot.rate_limiter
+    rate = limiter.current_rate() if isinstance(limiter, TelegramRateLimiter) else 0
+    await context.reply(
+        update,
+        "stats",
+        stats=overview,
+        rate=rate,
+        paid=context.settings.paid_broadcast,
+        limit=1000 if context.settings.paid_broadcast else context.settings.broadcast_rate,
+        province_names=PROVINCE_NAMES,
+        invited_subscribers=await context.store.referrals.invited_subscriber_count(),
+        top_referrers=await context.store.referrals.top_referrers(TOP_SHARERS),
+    )
+
+
+def register(application: Application) -> None:
+    """Wire /stats."""
+    application.add_handler(CommandHandler("stats", stats))
