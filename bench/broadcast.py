@@ -35,6 +35,7 @@ from bot.settings import Settings
 from storage import Store
 
 TOKEN = "123456:BENCH-token"
+OFFLINE_WEATHER_URL = "http://127.0.0.1:9/v1/forecast"  # benchmarks touch no network, weather stays off
 MODES = {
     "limits": {"subscribers": 3_000, "latency": 0.15, "paid": False},
     "paid": {"subscribers": 50_000, "latency": 0.0, "paid": True},
@@ -142,7 +143,12 @@ async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool
                 await asyncio.sleep(0.05)
             url = f"http://127.0.0.1:{port_file.read_text()}/bot"
             settings = Settings(
-                token=TOKEN, db_path=db, bot_api_url=url, broadcast_rate=rate, paid_broadcast=paid
+                token=TOKEN,
+                db_path=db,
+                bot_api_url=url,
+                broadcast_rate=rate,
+                paid_broadcast=paid,
+                weather_api_url=OFFLINE_WEATHER_URL,
             )
             application = build_application(settings)
             await application.initialize()
