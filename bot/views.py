@@ -27,13 +27,14 @@ class RenderedMessage:
 def render_article(
     renderer: Renderer, lang: str, article: Article, *, teaser_limit: int = TEASER_LIMIT
 ) -> RenderedMessage:
-    """Headline, date, the beginning of the text cut at a boundary, and a link to the source."""
+    """Headline, date, the beginning of the text cut at a boundary, and where to read the rest."""
     article = replace(
         article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
     )
-    overhead = visible_len(renderer.message(lang, "article", article=article, teaser=""))
+    overhead = visible_len(renderer.message(lang, "article", article=article, teaser="", truncated=True))
     budget = min(teaser_limit, MESSAGE_LIMIT - overhead)
-    text = renderer.message(lang, "article", article=article, teaser=cut_text(article.body, budget))
+    teaser = cut_text(article.body, budget)
+    text = renderer.message(lang, "article", article=article, teaser=teaser, truncated=teaser != article.body)
     return RenderedMessage(text, article_keyboard(renderer, lang, article))
 
 
