@@ -150,7 +150,9 @@ async def test_the_apology_comes_in_the_readers_language(reader: Reader, telegra
     assert [a.plain for a in answers] == ["Üzgünüm, bende bir sorun çıktı. Lütfen birazdan yeniden deneyin."]
 
 
-async def test_a_long_statement_without_a_source_page_says_where_to_read_the_rest(english_reader: Reader, app):
+async def test_a_long_statement_without_a_source_page_says_where_to_read_the_rest(
+    english_reader: Reader, app
+):
     article = await add_article(app, body="A sentence of the statement. " * 100, url=None)
     answer = (await english_reader.says("/latest")).plain
     assert f"Full text: /article {article.id}" in answer
