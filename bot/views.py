@@ -13,7 +13,8 @@ from storage.models import Article
 
 TITLE_LIMIT = 300
 LIST_TITLE_LIMIT = 160
-TEASER_LIMIT = 900
+TEASER_LIMIT = 900  # broadcasts and /latest: a teaser, the rest is one tap away
+FULL_TEXT_LIMIT = MESSAGE_LIMIT  # /article and shared articles: as much as one message holds
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,15 @@ def render_article(
 
 def render_article_list(renderer: Renderer, lang: str, articles: list[Article]) -> RenderedMessage:
     """A compact numbered list for /latest N."""
-    shortened = [
+    return RenderedMessage(renderer.message(lang, "article_list", articles=for_listing(articles)))
+
+
+def for_listing(articles: list[Article]) -> list[Article]:
+    """Short headlines and Istanbul dates, so ten of them fit one message."""
+    return [
         replace(a, title=cut_text(a.title, LIST_TITLE_LIMIT), published_at=in_istanbul(a.published_at))
         for a in articles
     ]
-    return RenderedMessage(renderer.message(lang, "article_list", articles=shortened))
 
 
 def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineKeyboardMarkup | None:
@@ -54,3 +59,19 @@ def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineK
         buttons.append(InlineKeyboardButton(renderer.label(lang, "read_on_site"), url=article.url))
     buttons.append(InlineKeyboardButton(renderer.label(lang, "share"), switch_inline_query=f"#{article.id}"))
     return InlineKeyboardMarkup([buttons])
+
+
+def with_buttons(message: RenderedMessage, extra: InlineKeyboardMarkup | None) -> RenderedMessage:
+    """The message with another keyboard's rows added below its own."""
+    if extra is None:
+        return message
+    rows = [list(row) for row in message.reply_markup.inline_keyboard] if message.reply_markup else []
+    rows.extend(list(row) for row in extra.inline_keyboard)
+    return RenderedMessage(message.text, InlineKeyboardMarkup(rows))
+
+
+def without_button(markup: InlineKeyboardMarkup, callback_data: str) -> InlineKeyboardMarkup | None:
+    """The keyboard minus the button that was just used, and minus rows left empty."""
+    rows = [[b for b in row if b.callback_data != callback_data] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None

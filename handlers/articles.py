@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler
 
 from bot.arguments import parse_count, parse_id
 from bot.context import NewsbotContext
-from bot.views import render_article, render_article_list
+from bot.views import FULL_TEXT_LIMIT, render_article, render_article_list
 
 LATEST_MAX = 10
 
@@ -37,7 +37,9 @@ async def article(update: Update, context: NewsbotContext) -> None:
     if found is None:
         await context.reply(update, "article_not_found", article_id=article_id)
         return
-    await context.send(update, render_article(context.renderer, context.lang, found, teaser_limit=3500))
+    await context.send(
+        update, render_article(context.renderer, context.lang, found, teaser_limit=FULL_TEXT_LIMIT)
+    )
 
 
 def register(application: Application) -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.clock import in_istanbul
 from bot.context import NewsbotContext
 from bot.text import cut_text
-from bot.views import LIST_TITLE_LIMIT
+from bot.views import for_listing
 from storage.fulltext import query_tokens
 
 SEARCH_RESULTS = 5
@@ -27,10 +24,7 @@ async def search(update: Update, context: NewsbotContext) -> None:
         await context.reply(update, "search_none", query=cut_text(query, 100))
         return
     total = await context.store.articles.count_matches(query)
-    shown = [
-        replace(a, title=cut_text(a.title, LIST_TITLE_LIMIT), published_at=in_istanbul(a.published_at))
-        for a in found
-    ]
+    shown = for_listing(found)
     await context.reply(update, "search_results", articles=shown, total=total, query=cut_text(query, 100))
 
 

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import NewsbotContext
 from bot.sharing import ShareLink, deep_link, parse_share_link, share_url
-from bot.views import RenderedMessage, render_article
+from bot.views import FULL_TEXT_LIMIT, render_article, with_buttons, without_button
 from handlers.prelude import PRELUDE_GROUP
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,8 @@ async def show_shared_article(update: Update, context: NewsbotContext, link: Sha
     article = await context.store.articles.get(link.article_id)
     if article is None:
         return False
-    message = render_article(context.renderer, context.lang, article, teaser_limit=3500)
-    rows = [list(row) for row in message.reply_markup.inline_keyboard] if message.reply_markup else []
-    subscribe = await subscribe_markup(update, context)
-    if subscribe is not None:
-        rows.extend(list(row) for row in subscribe.inline_keyboard)
-    await context.send(update, RenderedMessage(message.text, InlineKeyboardMarkup(rows) if rows else None))
+    message = render_article(context.renderer, context.lang, article, teaser_limit=FULL_TEXT_LIMIT)
+    await context.send(update, with_buttons(message, await subscribe_markup(update, context)))
     return True
 
 
@@ -66,10 +62,8 @@ async def subscribe_pressed(update: Update, context: NewsbotContext) -> None:
     await query.answer()
     markup = query.message.reply_markup if query.message is not None else None
     if markup is not None:
-        rows = [[b for b in row if b.callback_data != SUBSCRIBE_CALLBACK] for row in markup.inline_keyboard]
-        rows = [row for row in rows if row]
         try:
-            await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+            await query.edit_message_reply_markup(without_button(markup, SUBSCRIBE_CALLBACK))
         except BadRequest as error:  # the message is gone or too old to edit: the reply below says it all
             log.info("could not remove the Subscribe button: %s", error)
     await context.reply(update, "subscription", subscribed=True, changed=change.changed)
