@@ -17,7 +17,7 @@ from bot.weather.picker import (
     picker_screen,
     suggestion_keyboard,
 )
-from bot.weather.provinces import MAX_QUERY_LENGTH, by_plate, match_province
+from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province
 from bot.weather.pushtime import parse_push_time
 from bot.weather.service import WeatherService
 from storage.models import WeatherSettings
@@ -35,15 +35,9 @@ async def province(update: Update, context: NewsbotContext) -> None:
         screen = picker_screen(context.renderer, context.lang, PickerView("regions"))
         await context.reply(update, "province_picker", reply_markup=screen.keyboard, screen=screen)
         return
-    result = match_province(query)
-    if result.province is not None:
-        text = await _set_province(update, context, result.province.plate)
-        await context.send(update, RenderedMessage(text))
-    elif result.suggestions:
-        keyboard = suggestion_keyboard(result.suggestions, for_weather=False)
-        await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
-    else:
-        await context.reply(update, "province_unknown", query=_shown(query), command="province")
+    found = await _matched_or_explained(update, context, query, command="province")
+    if found is not None:
+        await context.send(update, RenderedMessage(await _set_province(update, context, found.plate)))
 
 
 async def picker_button(update: Update, context: NewsbotContext) -> None:
@@ -72,14 +66,9 @@ async def weather(update: Update, context: NewsbotContext) -> None:
             return
         await context.send(update, await _weather(context).forecast_message(home, context.lang))
         return
-    result = match_province(query)
-    if result.province is not None:
-        await context.send(update, await _weather(context).forecast_message(result.province, context.lang))
-    elif result.suggestions:
-        keyboard = suggestion_keyboard(result.suggestions, for_weather=True)
-        await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
-    else:
-        await context.reply(update, "province_unknown", query=_shown(query), command="weather")
+    found = await _matched_or_explained(update, context, query, command="weather")
+    if found is not None:
+        await context.send(update, await _weather(context).forecast_message(found, context.lang))
 
 
 async def weather_button(update: Update, context: NewsbotContext) -> None:
@@ -107,6 +96,19 @@ async def weathertime(update: Update, context: NewsbotContext) -> None:
         return
     settings = await context.store.weather.set_weather_time(chat_id, choice.time)
     await context.reply(update, "weathertime_set", **_described(settings))
+
+
+async def _matched_or_explained(
+    update: Update, context: NewsbotContext, query: str, *, command: str
+) -> Province | None:
+    """The province the reader named; for a typo "did you mean" buttons, for nonsense a hint (then None)."""
+    result = match_province(query)
+    if result.province is None and result.suggestions:
+        keyboard = suggestion_keyboard(result.suggestions, for_weather=command == "weather")
+        await context.reply(update, "province_suggestions", reply_markup=keyboard, query=_shown(query))
+    elif result.province is None:
+        await context.reply(update, "province_unknown", query=_shown(query), command=command)
+    return result.province
 
 
 def _described(settings: WeatherSettings) -> dict[str, str | None]:
