@@ -16,10 +16,15 @@ How it works
   kill -9 can lose at most the outcomes of sends in flight, i.e. at most `concurrency` messages go out
   twice after a restart, and nothing is lost.
 
+Besides a crash, one more case can repeat a message: a send that times out although Telegram received it
+is retried (the Bot API has no idempotency key), as is a send cancelled by stop() after stop_timeout.
+
 Errors: a 429 pauses everything (the limiter) and the same send is retried after the pause; 5xx,
-timeouts and network errors are retried with exponential backoff (`not_before`) up to `max_attempts`,
-then marked failed with the error; 403 and "chat not found" mark the chat unreachable and fail its
-pending deliveries; ChatMigrated moves the chat and its deliveries to the new id and sends there.
+timeouts and network errors are retried with exponential backoff (`not_before`) up to `max_attempts`
+(about 40 minutes in all), then marked failed with the error; if the database refuses to record an
+outcome, the sender keeps trying to record it instead of sending again; 403 and "chat not found" mark
+the chat unreachable and fail its pending deliveries; ChatMigrated moves the chat and its deliveries to
+the new id and sends there.
 """
 
 from __future__ import annotations
@@ -51,9 +56,7 @@ DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invali
 
 # Broadcasts call sendMessage through do_api_request to skip building a Message object per send (the
 # CPU that decides whether 1,000 msg/s fit on two cores); PTB warns that send_message exists.
-warnings.filterwarnings(
-    "ignore", message=r"Please use 'Bot\.sendMessage' instead", category=PTBUserWarning
-)
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.sendMessage' instead", category=PTBUserWarning)
 
 
 @dataclass(frozen=True)
@@ -65,9 +68,11 @@ class DeliveryOptions:
     rate: float = 30.0  # sends per second the limiter allows; senders start a little faster, never in a herd
     batch_size: int = 500  # deliveries read per page
     idle_poll: float = 1.0  # seconds between outbox polls when idle (other processes enqueue too)
-    max_attempts: int = 5  # transient failures (5xx, timeouts) before a delivery is marked failed
-    retry_base: float = 2.0  # backoff: retry_base * 2**(attempt-1) seconds, at most retry_cap
+    max_attempts: int = 10  # transient failures (5xx, timeouts) before a delivery is marked failed
+    retry_base: float = 5.0  # backoff: 5, 10, 20 s ... at most retry_cap: about 40 minutes before giving up
     retry_cap: float = 600.0
+    group_share: float = 0.25  # at most this share of the senders wait on groups' 20-per-minute windows
+    render_ttl: float = 60.0  # a rendered broadcast is reused this long (a forecast can change later)
     max_flood_waits: int = 10  # 429s in a row for one send before it is rescheduled instead
     progress_interval: float = 10.0  # seconds between progress lines for long broadcasts
     stop_timeout: float = 5.0  # how long stop() lets in-flight sends finish before leaving them pending
@@ -84,11 +89,12 @@ class DeliveryEngine:
         self.store = store
         self.options = options or DeliveryOptions()
         self._renderers: dict[str, BroadcastRenderer] = {}
-        self._messages: OrderedDict[tuple[str, str, str], asyncio.Future[dict[str, Any] | None]] = (
-            OrderedDict()
-        )
+        self._messages: OrderedDict[
+            tuple[str, str, str], tuple[float, asyncio.Future[dict[str, Any] | None]]
+        ] = OrderedDict()
         self._inflight: set[tuple[int, int]] = set()
         self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
+        self._groups_inflight = 0
         self._deferred = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -154,6 +160,15 @@ class DeliveryEngine:
     # ------------------------------------------------------------------ dispatching
 
     async def _dispatch(self) -> None:
+        """Keep the dispatcher alive: a failure is logged and the work resumes from the outbox."""
+        while True:
+            try:
+                await self._work_outbox()
+            except Exception:
+                log.exception("the delivery dispatcher failed; it resumes from the outbox shortly")
+                await asyncio.sleep(self.options.idle_poll * 5)
+
+    async def _work_outbox(self) -> None:
         """Walk the pending deliveries page by page; when a pass finds nothing new, wait for work."""
         cursor: tuple[int, int] | None = None
         dispatched = False
@@ -179,7 +194,7 @@ class DeliveryEngine:
                 key = (delivery.broadcast_id, delivery.chat_id)
                 if key in self._inflight:
                     continue
-                if self._busy_chats[delivery.chat_id]:
+                if self._busy_chats[delivery.chat_id] or self._groups_full(delivery.chat_id):
                     self._deferred = True  # the chat's other send finishes first; a later pass takes this
                     continue
                 assert self._slots is not None
@@ -198,10 +213,17 @@ class DeliveryEngine:
                     continue
                 self._inflight.add(key)
                 self._busy_chats[delivery.chat_id] += 1
+                self._groups_inflight += delivery.chat_id < 0
                 task = asyncio.create_task(self._deliver(delivery, key))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
                 dispatched = True
+
+    def _groups_full(self, chat_id: int) -> bool:
+        """Groups wait up to a minute for their window; they must not take every sender from private chats."""
+        return chat_id < 0 and self._groups_inflight >= max(
+            1, int(self.options.concurrency * self.options.group_share)
+        )
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -214,15 +236,18 @@ class DeliveryEngine:
         try:
             outcome = await self._attempt(delivery, keys)
             if outcome is not None:
-                await self._writer.write(outcome)
-                self._count(outcome)
+                await self._save(outcome)
         except asyncio.CancelledError:
             raise
         except Exception:
+            # Most likely the database refused a write: hold the slot a while, so that neither this chat
+            # nor the queue is hammered, and try again from the outbox later.
             log.exception("delivery %s to chat %s failed unexpectedly", *key)
+            await asyncio.sleep(self.options.idle_poll * 5)
         finally:
             for k in keys:
                 self._inflight.discard(k)
+            self._groups_inflight -= delivery.chat_id < 0
             self._busy_chats[delivery.chat_id] -= 1
             if not self._busy_chats[delivery.chat_id]:
                 del self._busy_chats[delivery.chat_id]
@@ -231,6 +256,21 @@ class DeliveryEngine:
             if self._deferred:
                 self._deferred = False
                 self.wake()
+
+    async def _save(self, outcome: DeliveryOutcome) -> None:
+        """Record the outcome, retrying while the database refuses: a sent message must not go out again."""
+        delay = 0.5
+        while True:
+            try:
+                await self._writer.write(outcome)
+            except Exception:
+                log.warning("outcome of delivery %s to chat %s not saved; retrying in %.1f s",
+                            outcome.broadcast_id, outcome.chat_id, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                self._count(outcome)
+                return
 
     def _count(self, outcome: DeliveryOutcome) -> None:
         if outcome.status == "sent":
@@ -262,13 +302,17 @@ class DeliveryEngine:
                 flood_waits += 1
                 if flood_waits >= self.options.max_flood_waits:
                     wait = _seconds(error.retry_after)
-                    return DeliveryOutcome(bid, chat_id, "retry", "flood control", time.time() + wait)
+                    return DeliveryOutcome(
+                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
+                    )
             except ChatMigrated as error:
                 new_id = error.new_chat_id
                 log.info("chat %s became supergroup %s; moving its subscription", chat_id, new_id)
+                await self.store.outbox.migrate_chat(chat_id, new_id)
+                if (bid, new_id) in self._inflight:  # the dispatcher already sends to the new id
+                    return None
                 keys.append((bid, new_id))
                 self._inflight.add((bid, new_id))
-                await self.store.outbox.migrate_chat(chat_id, new_id)
                 if not await self.store.outbox.is_pending(bid, new_id):
                     return None
                 chat_id = new_id
@@ -309,10 +353,14 @@ class DeliveryEngine:
     async def _message(self, kind: str, ref: str, lang: str) -> dict[str, Any] | None:
         """sendMessage parameters for (kind, ref, lang), rendered once and shared by every sender."""
         key = (kind, ref, lang)
-        future = self._messages.get(key)
+        loop = asyncio.get_running_loop()
+        cached = self._messages.get(key)
+        future = (
+            cached[1] if cached is not None and loop.time() - cached[0] < self.options.render_ttl else None
+        )
         if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._messages[key] = future
+            future = loop.create_future()
+            self._messages[key] = (loop.time(), future)
             while len(self._messages) > 256:
                 self._messages.popitem(last=False)
             try:

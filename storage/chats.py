@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from storage.database import Database
 from storage.models import Chat, SubscriptionChange
@@ -53,11 +54,18 @@ class Chats:
         return SubscriptionChange(changed=not was_active, subscribed=True)
 
     async def unsubscribe(self, chat_id: int) -> SubscriptionChange:
-        """Unsubscribe; idempotent."""
-        changed = await self._db.execute(
-            f"UPDATE chats SET subscribed = 0, updated_at = {_NOW} WHERE chat_id = ? AND subscribed = 1",
-            (chat_id,),
-        )
+        """Unsubscribe (idempotent); articles still queued for the chat are not sent any more."""
+        async with self._db.transaction() as tx:
+            changed = await tx.execute(
+                f"UPDATE chats SET subscribed = 0, updated_at = {_NOW} WHERE chat_id = ? AND subscribed = 1",
+                (chat_id,),
+            )
+            await tx.execute(
+                "UPDATE deliveries SET status = 'failed', error = 'unsubscribed', finished_at = ? "
+                "WHERE chat_id = ? AND status = 'pending' "
+                " AND broadcast_id IN (SELECT id FROM broadcasts WHERE kind = 'article')",
+                (time.time(), chat_id),
+            )
         return SubscriptionChange(changed=changed > 0, subscribed=False)
 
     async def mark_reachable(self, chat_id: int, reachable: bool) -> bool:

@@ -143,6 +143,7 @@ class DeliveryOutcome:
     status: str  # sent | retry | failed
     error: str | None = None
     not_before: float = 0.0
+    count_attempt: bool = True  # a flood-control reschedule is not the delivery's fault
 
 
 @dataclass(frozen=True)

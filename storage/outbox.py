@@ -100,7 +100,7 @@ class Outbox:
             if o.status == "sent":
                 sent.append((finished, *key))
             elif o.status == "retry":
-                retry.append((o.not_before, o.error, *key))
+                retry.append((int(o.count_attempt), o.not_before, o.error, *key))
             else:
                 failed.append((o.error, finished, *key))
         where = " WHERE broadcast_id = ? AND chat_id = ? AND status = 'pending'"
@@ -113,7 +113,7 @@ class Outbox:
                 )
             if retry:
                 await tx.executemany(
-                    "UPDATE deliveries SET attempts = attempts + 1, not_before = ?, error = ?" + where, retry
+                    "UPDATE deliveries SET attempts = attempts + ?, not_before = ?, error = ?" + where, retry
                 )
             if failed:
                 await tx.executemany(

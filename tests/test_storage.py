@@ -97,3 +97,15 @@ async def test_a_new_article_is_queued_once_for_every_active_subscriber(store):
         await store.announce_article(tx, article.id)
     rows = await store.db.fetchall("SELECT chat_id, status FROM deliveries")
     assert [tuple(row) for row in rows] == [(1, "pending")]
+
+
+async def test_unsubscribing_drops_the_articles_still_queued_for_the_chat(store):
+    await store.chats.touch(1, "private", "tr")
+    await store.chats.subscribe(1)
+    async with store.db.transaction() as tx:
+        article, _ = await store.articles.add(tx, draft(guid="queued"))
+        await store.announce_article(tx, article.id)
+    await store.chats.unsubscribe(1)
+    row = await store.db.fetchone("SELECT status, error FROM deliveries WHERE chat_id = 1")
+    assert tuple(row) == ("failed", "unsubscribed")
+    assert await store.outbox.pending_count() == 0
