@@ -160,7 +160,7 @@ async def test_an_edited_item_keeps_its_guid_and_a_later_one_with_the_headline_i
     evening = statement(site, "/haber/2", EVENING_TEXT, EVENING, guid="ba-2")
     site.feed("/rss", [evening, edited])
     await poller.run_cycle()
-    assert await announced(store) == ["\n\n".join(EVENING_TEXT)], "the edit is the same article"
+    assert await announced(store) == ["\n\n".join(EVENING_TEXT)], "the evening one is new, the edit is not"
     assert await store.articles.count() == 2 and len(site.seen("/haber/1")) == 1
 
 
