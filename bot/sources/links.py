@@ -1,9 +1,7 @@
-"""URL normalisation and title hashing, so one article is stored once however it was linked."""
+"""URL normalisation and Turkish text folding, so one article is stored once however it was linked."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import re
 import unicodedata
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -13,7 +11,7 @@ try:  # idna ships with yarl (an aiohttp dependency); the stdlib codec is the fa
 except ImportError:  # pragma: no cover
     idna = None  # type: ignore[assignment]
 
-__all__ = ["TRACKING_PARAMS", "content_hash", "fold_text", "normalize_url"]
+__all__ = ["TRACKING_PARAMS", "fold_text", "normalize_url"]
 
 TRACKING_PARAMS = frozenset(
     {
@@ -102,11 +100,3 @@ def fold_text(text: str) -> str:
     text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = "".join(c if c.isalnum() else " " for c in text.casefold())
     return _SPACES.sub(" ", text).strip()
-
-
-def content_hash(title: str, published_date: dt.date | dt.datetime | None) -> str:
-    """Hash a headline and its day, to spot the same article arriving under different URLs."""
-    if isinstance(published_date, dt.datetime):
-        published_date = published_date.date()
-    day = published_date.isoformat() if published_date is not None else ""
-    return hashlib.sha256(f"{fold_text(title)}\n{day}".encode()).hexdigest()
