@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from collections import deque
 from typing import Any
@@ -21,6 +22,8 @@ from urllib.parse import urlsplit
 
 from bot.logsafe import redact
 
+_OK = b'{"ok":true,"result":{"message_id":'
+_MESSAGE_ID = re.compile(rb'"message_id":(\d+)')
 IDLE_LIMIT = 30.0  # seconds an idle connection is reused; servers close idle keep-alive connections
 
 
@@ -74,12 +77,21 @@ class _Connection(asyncio.Protocol):
             del self._buffer[:used]
             self._waiter.set_result((status, body, keep_alive))
 
-    def request(self, payload: bytes) -> asyncio.Future[tuple[int, bytes, bool]]:
+    def request(self, payload: bytes, timeout: float) -> asyncio.Future[tuple[int, bytes, bool]]:
+        """Send one request; the future fails with TransportError if no answer comes within `timeout`."""
         assert self.transport is not None
         self._buffer.clear()
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, self._expire, waiter, timeout)
+        waiter.add_done_callback(lambda _: timer.cancel())
         self.transport.write(payload)
-        return self._waiter
+        return waiter
+
+    def _expire(self, waiter: asyncio.Future[tuple[int, bytes, bool]], timeout: float) -> None:
+        if not waiter.done():
+            waiter.set_exception(TransportError(f"no answer within {timeout:g} s"))
+            self.close()
 
     def close(self) -> None:
         self.closed = True
@@ -109,6 +121,9 @@ class BotApi:
     async def call(self, method: str, body: bytes, timeout: float = 10.0) -> Any:
         """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise."""
         status, answer = await self.post(method, body, timeout)
+        if status == 200 and answer.startswith(_OK):  # the common case, without decoding the message
+            match = _MESSAGE_ID.search(answer, 0, 200)
+            return {"message_id": int(match.group(1))} if match else True
         try:
             data = json.loads(answer)
         except ValueError:
@@ -125,10 +140,7 @@ class BotApi:
         async with self._limit:
             connection = await self._connection()
             try:
-                status, answer, keep_alive = await asyncio.wait_for(connection.request(request), timeout)
-            except TimeoutError:
-                connection.close()
-                raise TransportError(f"no answer to {method} within {timeout:g} s") from None
+                status, answer, keep_alive = await connection.request(request, timeout)
             except BaseException:
                 connection.close()
                 raise
@@ -181,28 +193,28 @@ def _parse_response(buffer: bytearray) -> tuple[int, bytes, bool, int] | None:
         if len(buffer) > 65536:
             raise ValueError("headers too long")
         return None
-    lines = bytes(buffer[:end]).split(b"\r\n")
-    status_line = lines[0].split(b" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1.") or not status_line[1].isdigit():
-        raise ValueError(repr(lines[0][:40]))
-    headers: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers[name.strip().lower()] = value.strip()
-    keep_alive = headers.get(b"connection", b"").lower() != b"close" and status_line[0] != b"HTTP/1.0"
+    head = bytes(buffer[:end]).lower()
+    if not head.startswith(b"http/1.") or len(head) < 12 or not head[9:12].isdigit():
+        raise ValueError(repr(head[:40]))
+    status = int(head[9:12])
+    keep_alive = not head.startswith(b"http/1.0") and b"\r\nconnection: close" not in head
     start = end + 4
-    if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+    if b"\r\ntransfer-encoding: chunked" in head:
         body, used = _dechunk(buffer, start)
         if body is None:
             return None
-        return int(status_line[1]), body, keep_alive, used
-    length_header = headers.get(b"content-length")
-    if length_header is None or not length_header.isdigit():
+        return status, body, keep_alive, used
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0:
         raise ValueError("no content length")
-    length = int(length_header)
+    line_end = head.find(b"\r\n", at + 2)
+    length_text = head[at + 17 : line_end if line_end >= 0 else None].strip()
+    if not length_text.isdigit():
+        raise ValueError("bad content length")
+    length = int(length_text)
     if len(buffer) < start + length:
         return None
-    return int(status_line[1]), bytes(buffer[start : start + length]), keep_alive, start + length
+    return status, bytes(buffer[start : start + length]), keep_alive, start + length
 
 
 def _dechunk(buffer: bytearray, start: int) -> tuple[bytes | None, int]:
