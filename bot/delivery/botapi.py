@@ -22,8 +22,7 @@ from urllib.parse import urlsplit
 
 from bot.logsafe import redact
 
-_OK = b'{"ok":true,"result":{"message_id":'
-_MESSAGE_ID = re.compile(rb'"message_id":(\d+)')
+_SENT = re.compile(rb'\{\s*"ok"\s*:\s*true\s*,\s*"result"\s*:\s*\{\s*"message_id"\s*:\s*(\d+)\s*,')
 IDLE_LIMIT = 30.0  # seconds an idle connection is reused; servers close idle keep-alive connections
 
 
@@ -121,9 +120,10 @@ class BotApi:
     async def call(self, method: str, body: bytes, timeout: float = 10.0) -> Any:
         """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise."""
         status, answer = await self.post(method, body, timeout)
-        if status == 200 and answer.startswith(_OK):  # the common case, without decoding the message
-            match = _MESSAGE_ID.search(answer, 0, 200)
-            return {"message_id": int(match.group(1))} if match else True
+        if status == 200:  # the common case, without decoding the whole message
+            match = _SENT.match(answer)
+            if match is not None:
+                return {"message_id": int(match.group(1))}
         try:
             data = json.loads(answer)
         except ValueError:

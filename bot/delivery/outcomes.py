@@ -27,7 +27,7 @@ class GroupCommit:
         self._queue.append((outcome, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        await asyncio.shield(future)
+        await future  # each outcome has its own future: cancelling this wait cancels nothing shared
 
     async def _flush(self) -> None:
         while self._queue:
