@@ -169,16 +169,19 @@ async def test_every_subscriber_gets_a_new_article_once_in_their_language(strict
     assert {status for status, _, _ in deliveries(settings.db_path).values()} == {"sent"}
 
 
-async def test_a_reader_is_answered_within_a_second_during_a_broadcast(strict, telegram, settings):
+async def test_a_reader_is_answered_first_during_a_broadcast(strict, telegram, settings):
     store = strict.bot_data.store
     await add_subscribers(store, list(range(100_001, 110_001)))  # a 10,000-subscriber broadcast
     await publish_article(store)
     await telegram.wait_for_messages(40, timeout=10)
     reader = Reader(strict, telegram, 77, language_code="en", first_name="Ann")
-    started = time.monotonic()
+    before = len(telegram.sent)
     answer = await reader.says("/latest")
-    assert time.monotonic() - started < 1.5
     assert "Bölgede yeni gelişmeler" in answer.plain
+    overtaken = telegram.sent.index(answer) - before
+    # Behind the queue the reply would wait for 10,000 sends; first in line, only for those already on
+    # their way (a handful at 30/s; 100 leaves room for a slow machine without losing the point).
+    assert overtaken < 100, f"{overtaken} broadcast messages went out before the reply"
     await telegram.wait_for_messages(len(telegram.sent) + 30, timeout=10)  # and the broadcast goes on
     assert await store.outbox.pending_count() > 9_000, "the broadcast was still running"
     assert_no_flood(telegram)
