@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from storage.folding import fold_text
 
 try:  # idna ships with yarl (an aiohttp dependency); the stdlib codec is the fallback
     import idna
@@ -25,7 +26,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
-_SPACES = re.compile(r"\s+")
 
 
 def _is_tracking(key: str) -> bool:
@@ -92,11 +92,3 @@ def normalize_url(url: str) -> str:
         return _normalize_http(parts, scheme)
     except (ValueError, UnicodeError):
         return text
-
-
-def fold_text(text: str) -> str:
-    """Fold case and accents the Turkish way (İ→i, I→ı→i), so spellings of one headline compare equal."""
-    text = unicodedata.normalize("NFC", text).replace("İ", "i").replace("I", "ı").lower().replace("ı", "i")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = "".join(c if c.isalnum() else " " for c in text.casefold())
-    return _SPACES.sub(" ", text).strip()
