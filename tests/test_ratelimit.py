@@ -515,6 +515,42 @@ def test_flood_on_a_paid_send_pauses_only_the_paid_window() -> None:
     run_virtual(scenario())
 
 
+def test_chat_pause_holds_a_send_already_queued_for_the_global_window() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(overall_per_second=2, reader_reserve=0, group_per_period=3)
+        rec = Recorder()
+        first = start(send(limiter, rec, -100, "first", BROADCAST))
+        flooded = start(
+            send(limiter, rec, -100, "flooded", BROADCAST, fail=[RetryAfter(5)], answer_after=0.1)
+        )
+        queued = start(send(limiter, rec, -100, "queued", BROADCAST))  # global window full until 1.0
+        await first
+        with pytest.raises(RetryAfter):
+            await flooded  # at 0.1, with the group window all but full: the chat's own pace
+        assert limiter.paused_for(-100) == at(5.0)
+        assert limiter.paused_for() == 0.0
+        await queued
+        assert rec.times("queued") == at([5.1])  # not at 1.0, in the middle of the chat's pause
+
+    run_virtual(scenario())
+
+
+def test_chat_pause_survives_pruning_of_idle_chats() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(private_period=0.25, max_idle_chats=2)
+        rec = Recorder()
+        await send(limiter, rec, 7, "seven")
+        await send(limiter, rec, 7, "seven")
+        assert limiter.flood(7, 5.0) == "chat"
+        await asyncio.sleep(1.0)  # chat 7's window is empty now, but its pause runs until 5.25
+        for chat in (8, 9, 10):
+            await send(limiter, rec, chat, "other")
+        await send(limiter, rec, 7, "seven")
+        assert rec.times("seven") == at([0.0, 0.25, 5.25])
+
+    run_virtual(scenario())
+
+
 # ---------------------------------------------------------------- retry_after_seconds
 
 
