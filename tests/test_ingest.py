@@ -312,7 +312,9 @@ async def test_a_bozo_feed_that_still_parses_is_used(poller, store, site):
 async def test_a_tick_while_a_cycle_runs_is_skipped(poller, store, site):
     await add(poller, site.raw("/hang", behaviour="hang"))
     assert poller.start_cycle()
-    await asyncio.sleep(0.1)
+    async with asyncio.timeout(30):
+        while not site.seen("/hang"):  # the cycle now waits for the hanging server
+            await asyncio.sleep(0.01)
     assert poller.running and not poller.start_cycle()
     await poller.wait()
     assert not poller.running and len(site.seen("/hang")) == 1
