@@ -478,7 +478,7 @@ async def test_wait_for_messages_timeout_explains(api: FakeBotAPI, bot: Bot) -> 
 
 
 # --- raw HTTP clients ------------------------------------------------------------------------------
-async def test_plain_aiohttp_json_client(api: FakeBotAPI) -> None:
+async def test_plain_aiohttp_json_client(api: FakeBotAPI, clock: ManualClock) -> None:
     markup = json.dumps({"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]})
     async with aiohttp.ClientSession() as session:
         payload = {"chat_id": "42", "text": "<i>ok</i>", "parse_mode": "HTML", "reply_markup": markup}
@@ -493,7 +493,7 @@ async def test_plain_aiohttp_json_client(api: FakeBotAPI) -> None:
             assert await resp.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
         async with session.post(f"{api.method_url}/sendSticker", json={}) as resp:
             assert (resp.status, (await resp.json())["description"]) == (404, "Not Found")
-        api.limits.ban_seconds = 2
+        api.limits.ban_seconds = 2  # the stopped clock keeps this second send in the first one's window
         async with session.post(f"{api.method_url}/sendMessage", json={"chat_id": 42, "text": "x"}) as resp:
             body = await resp.json()
         assert resp.status == 429
