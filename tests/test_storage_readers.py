@@ -157,3 +157,22 @@ async def test_a_write_that_waits_too_long_names_the_problem(tmp_path):
         other.rollback()
         other.close()
         await store.close()
+
+
+async def test_outbox_listeners_run_once_the_rows_are_committed(tmp_path):
+    store = await Store.open(tmp_path / "news.db")
+    seen: list[asyncio.Task] = []
+    store.outbox.add_listener(lambda: seen.append(asyncio.create_task(store.outbox.filling())))
+    try:
+        async with store.db.transaction() as tx:
+            broadcast_id = await store.outbox.enqueue_audience(tx, "article", "1", "subscribers")
+            await tx.execute("SELECT 1")  # a chance for an early listener's read to run before the commit
+        assert len(seen) == 1
+        assert await asyncio.wait_for(seen[0], HANG) == [broadcast_id], "a woken reader finds the rows"
+        with pytest.raises(RuntimeError):
+            async with store.db.transaction() as tx:
+                await store.outbox.enqueue_audience(tx, "article", "2", "subscribers")
+                raise RuntimeError("rolled back")
+        assert len(seen) == 1, "nothing to wake anyone for after a rollback"
+    finally:
+        await store.close()
