@@ -263,8 +263,12 @@ async def test_backup_is_consistent_while_articles_keep_arriving(tmp_path):
     thread = threading.Thread(target=keep_writing)
     thread.start()
     try:
-        while len(committed) < 50:  # the writer is well under way
-            await asyncio.sleep(0.01)
+
+        async def under_way() -> None:
+            while len(committed) < 50:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(under_way(), HANG)  # the writer is well under way
         before = 5 + len(committed)
         size = await asyncio.wait_for(backup_database(path, tmp_path / "copy.db"), HANG)
         after = 5 + len(committed)
