@@ -1,4 +1,4 @@
-"""The `newsbot` command: run the bot, import pages, manage feeds."""
+"""The `newsbot` command: run the bot, import pages, manage feeds, back up the database."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.logsafe import configure_logging
 from bot.settings import Settings, SettingsError
+from storage.database import Database, StorageError, backup_database
 
 EXIT_CONFIG = 2
 TOKEN_HINT = (
@@ -34,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         return args.handler(settings, args)
+    except StorageError as error:  # a broken, foreign or newer database file, a full disk: one line
+        print(f"newsbot: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
 
@@ -63,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     feed_remove = feed_commands.add_parser("remove", help="stop polling a feed (its articles stay)")
     feed_remove.add_argument("url", metavar="URL")
     feed_remove.set_defaults(handler=_feed)
+
+    backup = commands.add_parser("backup", help="copy the database consistently, even while the bot runs")
+    backup.add_argument("path", metavar="PATH", type=Path, help="the new file (not the .db file's own path)")
+    backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    backup.set_defaults(handler=_backup)
     return parser
 
 
@@ -79,12 +89,14 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     from bot.app import ALLOWED_UPDATES, build_application
 
-    application = build_application(settings)
     if args.webhook_url:
         parts = urlsplit(args.webhook_url)
         if parts.scheme != "https" or not parts.netloc:
             print(f"newsbot: --webhook-url must be an https URL, got {args.webhook_url!r}", file=sys.stderr)
             return EXIT_CONFIG
+    asyncio.run(_check_database(settings.db_path))  # before Telegram: a bad file is one line, not a traceback
+    application = build_application(settings)
+    if args.webhook_url:
         logging.getLogger(__name__).info("webhook mode on %s:%s", args.listen, args.port)
         application.run_webhook(
             listen=args.listen,
@@ -98,6 +110,26 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         logging.getLogger(__name__).info("long polling %s", settings.bot_api_url.split("/bot")[0])
         application.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=30, poll_interval=0.0)
     return 0
+
+
+async def _check_database(path: Path) -> None:
+    """Open (and migrate) the database once, so StorageError reaches main() rather than PTB's loop."""
+    database = await Database.open(path)
+    await database.close()
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    size = asyncio.run(backup_database(settings.db_path, args.path, overwrite=args.force))
+    print(f"backed up {settings.db_path} to {args.path} ({_size(size)})")
+    return 0
+
+
+def _size(size: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
+MIN_FEED_INTERVAL = 1.0
+MAX_FEED_INTERVAL = 86_400.0
 
 
 class SettingsError(ValueError):
@@ -64,8 +66,8 @@ class Settings:
             db_path=Path(get("NEWSBOT_DB") or "newsbot.db"),
             bot_api_url=_url(get("NEWSBOT_BOT_API_URL"), "NEWSBOT_BOT_API_URL", DEFAULT_BOT_API_URL),
             admin_ids=_ids(get("NEWSBOT_ADMIN_IDS")),
-            feed_interval=_positive_float(get("NEWSBOT_FEED_INTERVAL"), "NEWSBOT_FEED_INTERVAL", 300.0),
-            broadcast_rate=int(_positive_float(get("NEWSBOT_BROADCAST_RATE"), "NEWSBOT_BROADCAST_RATE", 30)),
+            feed_interval=_seconds(get("NEWSBOT_FEED_INTERVAL"), "NEWSBOT_FEED_INTERVAL", 300.0),
+            broadcast_rate=_integer(get("NEWSBOT_BROADCAST_RATE"), "NEWSBOT_BROADCAST_RATE", 30, 1, 1000),
             paid_broadcast=_flag(get("NEWSBOT_PAID_BROADCAST"), "NEWSBOT_PAID_BROADCAST"),
             weather_api_url=_url(
                 get("NEWSBOT_WEATHER_API_URL"), "NEWSBOT_WEATHER_API_URL", DEFAULT_WEATHER_API_URL
@@ -109,24 +111,37 @@ def _url(value: str | None, name: str, default: str) -> str:
 def _ids(value: str | None) -> frozenset[int]:
     if value is None:
         return frozenset()
-    try:
-        return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
-    except ValueError:
+    parts = [part for part in value.replace(" ", "").split(",") if part]
+    if not all(part.isascii() and part.isdigit() and 0 < int(part) < 2**63 for part in parts):
         raise SettingsError(
             f"NEWSBOT_ADMIN_IDS: expected comma-separated numeric Telegram user ids, got {value!r}"
-        ) from None
+        )
+    return frozenset(int(part) for part in parts)
 
 
-def _positive_float(value: str | None, name: str, default: float) -> float:
+def _seconds(value: str | None, name: str, default: float) -> float:
+    """A number of seconds from 1 to a day: smaller would hammer the feeds, larger overflows the scheduler."""
     if value is None:
         return default
     try:
         number = float(value)
     except ValueError:
-        raise SettingsError(f"{name}: expected a positive number, got {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise SettingsError(f"{name}: expected a positive number, got {value!r}")
+        number = float("nan")
+    if not MIN_FEED_INTERVAL <= number <= MAX_FEED_INTERVAL:  # NaN fails this test too
+        raise SettingsError(
+            f"{name}: expected a number of seconds from {MIN_FEED_INTERVAL:g} to {MAX_FEED_INTERVAL:g}, "
+            f"got {value!r}"
+        )
     return number
+
+
+def _integer(value: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A whole number in [low, high]; "0.5" is refused rather than rounded down to something unusable."""
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+        raise SettingsError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+    return int(value)
 
 
 def _flag(value: str | None, name: str) -> bool:

@@ -11,6 +11,7 @@ from telegram.ext import Application
 
 from bot.context import NewsbotContext
 from handlers.prelude import reader_language
+from storage.database import StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,11 @@ async def on_error(update: object, context: NewsbotContext) -> None:
                 engine.token_refused("getUpdates")
         return
     summary = _describe(update)
-    log.error("error while handling %s", summary, exc_info=context.error)
+    unavailable = isinstance(context.error, StorageUnavailable)
+    if unavailable:  # full disk or a long lock: expected trouble, one line; reading still works
+        log.warning("could not save while handling %s: %s", summary, context.error)
+    else:
+        log.error("error while handling %s", summary, exc_info=context.error)
     if (
         not isinstance(update, Update)
         or update.effective_chat is None
@@ -40,7 +45,7 @@ async def on_error(update: object, context: NewsbotContext) -> None:
             await update.callback_query.answer()
     try:
         context.lang = await reader_language(update, context, remember=False)
-        await context.reply(update, "error")
+        await context.reply(update, "storage_unavailable" if unavailable else "error")
     except TelegramError as error:
         log.warning("could not tell chat %s about the error: %s", update.effective_chat.id, error)
     except Exception:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.context import NewsbotContext
 from bot.render import language_for
+from storage.database import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 PRELUDE_GROUP = -100
 
 
 async def remember_chat(update: Update, context: NewsbotContext) -> None:
-    """Keep the chat's type and Telegram language fresh, and pick the reply language."""
+    """Keep the chat's type and Telegram language fresh (writing only on change), pick the reply language."""
     context.lang = await reader_language(update, context, remember=True)
 
 
@@ -26,7 +31,11 @@ async def reader_language(update: Update, context: NewsbotContext, *, remember: 
         return language_for(record.language if record else None, user_code)
     if remember:
         language_code = user_code if chat.type == "private" else None
-        record = await context.store.chats.touch(chat.id, chat.type, language_code)
+        try:
+            record = await context.store.chats.remember(chat.id, chat.type, language_code)
+        except StorageUnavailable as error:  # full disk, locked: answer with what we know, write next time
+            log.warning("could not record chat %s: %s", chat.id, error)
+            record = await context.store.chats.get(chat.id)
     else:
         record = await context.store.chats.get(chat.id)
     choice = record.language if record is not None else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from storage.database import Database
+from storage.database import Database, StorageUnavailable
 from storage.models import Chat, SubscriptionChange
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -17,9 +17,24 @@ class Chats:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    async def remember(self, chat_id: int, chat_type: str, language_code: str | None) -> Chat:
+        """Record a chat on every update, writing only when it is new or Telegram reports something new."""
+        current = await self.get(chat_id)
+        if (
+            current is not None
+            and current.chat_type == chat_type
+            and language_code
+            in (
+                None,
+                current.language_code,
+            )
+        ):
+            return current  # the common case reads only: no write lock, works on a full disk
+        return await self.touch(chat_id, chat_type, language_code)
+
     async def touch(self, chat_id: int, chat_type: str, language_code: str | None) -> Chat:
-        """Record a chat on every update and refresh what Telegram says about its language."""
-        row = await self._db.fetchone(
+        """Record a chat and refresh what Telegram says about its type and language (always writes)."""
+        row = await self._db.write_fetchone(
             "INSERT INTO chats (chat_id, chat_type, language_code) VALUES (?, ?, ?) "
             "ON CONFLICT (chat_id) DO UPDATE SET chat_type = excluded.chat_type, "
             " language_code = coalesce(excluded.language_code, chats.language_code) "
@@ -44,6 +59,8 @@ class Chats:
         """Subscribe (and make reachable again); idempotent."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone("SELECT subscribed, reachable FROM chats WHERE chat_id = ?", (chat_id,))
+            if row is None:  # its first update could not be recorded (full disk): do not claim success
+                raise StorageUnavailable(f"chat {chat_id} is not recorded yet")
             was_active = row is not None and bool(row["subscribed"]) and bool(row["reachable"])
             await tx.execute(
                 f"UPDATE chats SET subscribed = 1, reachable = 1, updated_at = {_NOW}, "
@@ -70,6 +87,9 @@ class Chats:
 
     async def mark_reachable(self, chat_id: int, reachable: bool) -> bool:
         """Telegram told us the chat blocked or unblocked the bot; True if that changed anything."""
+        current = await self.get(chat_id)
+        if current is None or current.reachable == reachable:
+            return False  # nothing to write (a /start from a reader the bot can reach reads only)
         changed = await self._db.execute(
             f"UPDATE chats SET reachable = ?, updated_at = {_NOW} WHERE chat_id = ? AND reachable != ?",
             (int(reachable), chat_id, int(reachable)),

@@ -1,12 +1,31 @@
-"""One aiosqlite connection per process, with migrations and a single funnel for all SQL."""
+"""SQLite through aiosqlite: one writer connection, a small pool of readers, migrations, clear errors.
+
+Design (WAL lets readers and one writer work at the same time, across processes too):
+
+- **One writer connection** behind one asyncio lock runs every write: `execute`, `insert`, `executemany`,
+  `write_fetchone` (INSERT/UPDATE ... RETURNING) and `transaction()`, whose reads stay on the writer so
+  they see the transaction's own changes. Writes wait for each other and, up to the busy timeout, for
+  another process's write transaction (`newsbot import`).
+- **Reader connections** (a pool of `READERS`, with `PRAGMA query_only`) run `fetchone`, `fetchall` and
+  `fetchval`. They never wait for the writer's lock, for a long enqueue, or for another process holding the
+  write lock: each statement reads the last committed state. query_only makes a write sent down the read
+  path fail instead of silently taking the writer's place. `Transaction.after_commit` calls back once the
+  rows are committed, so a listener woken by a write (the delivery engine) finds them on a reader.
+- A `:memory:` database is private to its connection, so it keeps one connection for everything.
+- Failures get names: `DatabaseUnusable` when `open` cannot use the file (not SQLite, damaged, written by a
+  newer newsbot, a directory), `StorageUnavailable` when a write cannot happen now (disk full, locked by
+  another process past the busy timeout, read-only, I/O error). Both are `StorageError`s with one-line
+  messages; callers keep serving reads and say so instead of crashing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,38 +37,103 @@ from storage.identity import text_key
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+READERS = 2
 Params = Sequence[Any] | dict[str, Any]
+
+# Primary result codes (sqlite3 error's sqlite_errorcode & 0xFF) of writes that may work again later.
+_UNAVAILABLE = {
+    5: "locked by another process",  # SQLITE_BUSY
+    6: "locked",  # SQLITE_LOCKED
+    8: "read-only",  # SQLITE_READONLY
+    10: "disk I/O error",  # SQLITE_IOERR
+    13: "disk full",  # SQLITE_FULL
+}
+# Why `open` cannot use a file, by primary result code.
+_UNUSABLE = {
+    26: "not an SQLite database",  # SQLITE_NOTADB
+    11: "the database is damaged (truncated or corrupt); restore it from a backup",  # SQLITE_CORRUPT
+    14: "cannot open it (missing directory or no permission)",  # SQLITE_CANTOPEN
+    8: "read-only: newsbot needs write access to the file and its directory",  # SQLITE_READONLY
+    23: "permission denied",  # SQLITE_AUTH
+    13: "disk full",  # SQLITE_FULL
+    5: "locked by another process for longer than the busy timeout",  # SQLITE_BUSY
+    10: "disk I/O error",  # SQLITE_IOERR
+}
+
+
+class StorageError(Exception):
+    """Something about the database an operator or reader should hear in one line, not a traceback."""
+
+
+class DatabaseUnusable(StorageError):
+    """`Database.open` cannot use this file; the message names the file and what is wrong."""
+
+
+class StorageUnavailable(StorageError, sqlite3.OperationalError):
+    """A write the database cannot take now (disk full, locked, read-only); reads may still work."""
+
+
+def _code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+@contextmanager
+def _writes() -> Iterator[None]:
+    """Name the write failures that pass (disk full, locked), keeping sqlite3.OperationalError as a base."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except sqlite3.OperationalError as error:
+        reason = _UNAVAILABLE.get(_code(error) or 0)
+        if reason is None:
+            raise
+        unavailable = StorageUnavailable(f"database {reason}: {error}")
+        unavailable.sqlite_errorcode = getattr(error, "sqlite_errorcode", None)
+        unavailable.sqlite_errorname = getattr(error, "sqlite_errorname", None)
+        raise unavailable from error
 
 
 class Database:
-    """Serialises this process's work on one connection; WAL lets other processes read and write too."""
+    """One writer (serialised by a lock) and a pool of readers that never wait for it; see the module doc."""
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._connection = connection
         self._lock = asyncio.Lock()
+        self._all_readers: list[aiosqlite.Connection] = []
+        self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self.path = path
 
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
-        """Open, configure and migrate, so callers never see an old schema."""
+    async def open(cls, path: Path | str, *, readers: int = READERS) -> Database:
+        """Open, check, configure and migrate, so callers never see an old, newer or broken schema."""
         path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-        connection.row_factory = sqlite3.Row
-        database = cls(connection, path)
+        memory = str(path) == ":memory:"
+        if not memory:
+            _check_path(path)
+        database = cls(await _connect(path), path)
         try:
-            # Python the SQL needs: migration 0009 keys stored articles exactly as new ones are keyed.
-            await connection.create_function("newsbot_text_key", 2, text_key, deterministic=True)
-            await database._configure()
-            await database._migrate()
+            with _unusable(path):
+                await database._configure()
+                await database._migrate()
+            for _ in range(0 if memory else readers):  # a :memory: database exists on its one connection
+                database._all_readers.append(await _connect(path, read_only=True))
         except BaseException:
-            await connection.close()
+            await database.close()
             raise
+        if database._all_readers:
+            database._readers = asyncio.Queue()
+            for reader in database._all_readers:
+                database._readers.put_nowait(reader)
         return database
 
     async def close(self) -> None:
-        """Close the connection; WAL content is checkpointed by SQLite."""
+        """Close every connection; WAL content is checkpointed by SQLite when the last one closes."""
+        for reader in self._all_readers:
+            await reader.close()
+        self._all_readers.clear()
+        self._readers = None
         async with self._lock:
             await self._connection.close()
 
@@ -64,6 +148,7 @@ class Database:
             await self._connection.execute(pragma)
 
     async def _migrate(self) -> None:
+        known = {version for version, _, _ in available_migrations()}
         async with self.transaction() as tx:
             await tx.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -71,6 +156,12 @@ class Database:
                 " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))"
             )
             applied = {row[0] for row in await tx.fetchall("SELECT version FROM schema_migrations")}
+            unknown = sorted(applied - known)
+            if unknown:  # never half-use a schema this code does not know
+                raise DatabaseUnusable(
+                    f"{self.path}: written by a newer newsbot: migration {unknown[0]:04d} unknown; "
+                    "upgrade newsbot"
+                )
             for version, name, script in available_migrations():
                 if version in applied:
                     continue
@@ -90,56 +181,169 @@ class Database:
     async def transaction(self) -> AsyncIterator[Transaction]:
         """Hold the write lock across several statements so they commit or roll back together."""
         async with self._lock:
-            await self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._connection)
-            except BaseException:
-                await self._connection.rollback()
-                raise
-            else:
-                await self._connection.commit()
+            with _writes():
+                await self._connection.execute("BEGIN IMMEDIATE")
+                tx = Transaction(self._connection)
+                try:
+                    yield tx
+                except BaseException:
+                    await self._connection.rollback()
+                    raise
+                else:
+                    await self._connection.commit()
+        for callback in tx.committed:  # readers on other connections see the rows from now on
+            callback()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement in its own transaction; returns the affected row count."""
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+            with _writes():
+                cursor = await self._connection.execute(sql, params)
+                count = cursor.rowcount
+                await cursor.close()
+                return count
 
     async def insert(self, sql: str, params: Params = ()) -> int | None:
         """Run one INSERT and hand back the new row id."""
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
-            row_id = cursor.lastrowid
-            await cursor.close()
-            return row_id
+            with _writes():
+                cursor = await self._connection.execute(sql, params)
+                row_id = cursor.lastrowid
+                await cursor.close()
+                return row_id
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Batch writes atomically."""
         async with self.transaction() as tx:
             await tx.executemany(sql, rows)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """One row or None."""
+    async def write_fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """A write that returns a row (INSERT/UPDATE ... RETURNING): on the writer, in its own transaction."""
         async with self._lock:
-            cursor = await self._connection.execute(sql, params)
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+            with _writes():
+                return await _fetchone(self._connection, sql, params)
+
+    @asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A reader connection from the pool; the writer (under its lock) for a :memory: database."""
+        if self._readers is None:
+            async with self._lock:
+                yield self._connection
+            return
+        readers = self._readers
+        connection = await readers.get()
+        try:
+            yield connection
+        finally:
+            readers.put_nowait(connection)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """One row or None, read without waiting for writers."""
+        async with self._reader() as connection:
+            return await _fetchone(connection, sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        """All rows; callers keep result sets small (page with LIMIT)."""
-        async with self._lock:
-            cursor = await self._connection.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+        """All rows, read without waiting for writers; callers keep result sets small (page with LIMIT)."""
+        async with self._reader() as connection:
+            return list(await connection.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row, for counts and lookups."""
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
+
+    async def set_write_trace(self, callback: Any) -> None:
+        """See every statement the writer connection runs (None stops it): tests count writes with it."""
+        await self._connection.set_trace_callback(callback)
+
+
+async def _fetchone(connection: aiosqlite.Connection, sql: str, params: Params) -> sqlite3.Row | None:
+    cursor = await connection.execute(sql, params)
+    try:
+        return await cursor.fetchone()
+    finally:
+        await cursor.close()
+
+
+async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
+    with _unusable(path):
+        connection = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            connection.row_factory = sqlite3.Row
+            # Python the SQL needs: migration 0009 keys stored articles exactly as new ones are keyed.
+            await connection.create_function("newsbot_text_key", 2, text_key, deterministic=True)
+            if read_only:
+                for pragma in (
+                    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+                    "PRAGMA query_only = ON",
+                    "PRAGMA temp_store = MEMORY",
+                ):
+                    await connection.execute(pragma)
+        except BaseException:
+            await connection.close()
+            raise
+    return connection
+
+
+def _check_path(path: Path) -> None:
+    """Refuse what SQLite would only describe as "unable to open": directories, unusable parents."""
+    if path.is_dir():
+        raise DatabaseUnusable(f"{path}: is a directory, not a database file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseUnusable(f"{path}: cannot create its directory: {error.strerror or error}") from None
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise DatabaseUnusable(f"{path}: newsbot needs permission to read and write it")
+
+
+@contextmanager
+def _unusable(path: Path) -> Iterator[None]:
+    """Turn SQLite's complaint about the file into one line that names the file."""
+    try:
+        yield
+    except DatabaseUnusable:
+        raise
+    except sqlite3.Error as error:  # StorageUnavailable included: at open, a lock or full disk is fatal
+        reason = _UNUSABLE.get(_code(error) or 0, str(error))
+        raise DatabaseUnusable(f"{path}: {reason} ({error})") from error
+
+
+async def backup_database(source: Path, target: Path, *, overwrite: bool = False) -> int:
+    """Copy a live database into one self-contained file, consistently; returns the copy's size in bytes."""
+    if not source.is_file():
+        raise DatabaseUnusable(f"{source}: no such database file")
+    if target.is_dir():
+        raise StorageError(f"{target}: is a directory; give the backup's file name")
+    if target.exists() and not overwrite:
+        raise StorageError(f"{target}: already exists; use --force to overwrite it")
+    if target.resolve() == source.resolve():
+        raise StorageError(f"{target}: is the database itself")
+    if not target.parent.is_dir():
+        raise StorageError(f"{target.parent}: no such directory")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    connection = await _connect(source, read_only=True)
+    try:
+        with _unusable(source):
+            await connection.execute_fetchall("SELECT count(*) FROM sqlite_master")
+        try:
+            copy = sqlite3.connect(partial, isolation_level=None, check_same_thread=False)
+            try:
+                # The online backup API in one step: one read snapshot, so concurrent writers cannot tear
+                # it (WAL lets them go on meanwhile).
+                await connection.backup(copy, pages=-1)
+                copy.execute("PRAGMA journal_mode = DELETE")  # standalone: no -wal beside it to be lost
+            finally:
+                copy.close()
+            os.replace(partial, target)
+        except (sqlite3.Error, OSError) as error:
+            raise StorageError(f"{target}: cannot write the backup: {error}") from error
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        await connection.close()
+    return target.stat().st_size
 
 
 class Transaction:
@@ -147,6 +351,11 @@ class Transaction:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection
+        self.committed: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction has committed (never if it rolls back)."""
+        self.committed.append(callback)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the affected row count."""

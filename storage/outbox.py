@@ -45,7 +45,7 @@ class Outbox:
         await tx.execute(
             "UPDATE broadcasts SET total = coalesce(total, 0) + ? WHERE id = ?", (added, broadcast_id)
         )
-        self._notify()
+        self._notify(tx)
         return broadcast_id
 
     async def enqueue_audience(self, tx: Transaction, kind: str, ref: str, audience: str) -> int:
@@ -57,7 +57,7 @@ class Outbox:
             "UPDATE broadcasts SET audience = ?, filled_to = NULL, total = 0 WHERE id = ? AND total IS NULL",
             (audience, broadcast_id),
         )
-        self._notify()
+        self._notify(tx)
         return broadcast_id
 
     async def enqueue_article(self, tx: Transaction, article_id: int) -> int:
@@ -70,11 +70,10 @@ class Outbox:
         assert row is not None
         return int(row[0])
 
-    def _notify(self) -> None:
-        # Listeners read the outbox through other statements, so they see the rows only after this
-        # transaction commits (and see nothing if it rolls back).
+    def _notify(self, tx: Transaction) -> None:
+        # Listeners read the outbox on other connections: call them once the rows are committed.
         for listener in self._listeners:
-            listener()
+            tx.after_commit(listener)
 
     async def filling(self) -> list[int]:
         """Broadcasts whose audience is still being queued (oldest first)."""

@@ -44,6 +44,13 @@ class Referrals:
 
     async def record_new_reader(self, friend_id: int, code: str, article_id: int | None) -> bool:
         """Credit the code's owner, unless the friend is already known to the bot, referred, or themselves."""
+        if await self._db.fetchval(  # the usual answer is no: find it out without taking the write lock
+            "SELECT EXISTS (SELECT 1 FROM chats WHERE chat_id = ?) "
+            " OR EXISTS (SELECT 1 FROM referrals WHERE friend_id = ?) "
+            " OR NOT EXISTS (SELECT 1 FROM invite_codes WHERE code = ? AND user_id != ?)",
+            (friend_id, friend_id, code, friend_id),
+        ):
+            return False
         changed = await self._db.execute(
             "INSERT OR IGNORE INTO referrals (friend_id, referrer_id, article_id) "
             "SELECT ?, user_id, ? FROM invite_codes WHERE code = ? AND user_id != ? "

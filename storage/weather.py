@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from storage.database import Database
+from storage.database import Database, StorageUnavailable
 from storage.models import Forecast, WeatherSettings
 from storage.outbox import Outbox
 
@@ -87,20 +87,22 @@ class WeatherStore:
 
     async def set_province(self, chat_id: int, plate: int) -> WeatherSettings:
         """Set the home province; a reader whose push time has passed today gets today's at the next run."""
-        row = await self._db.fetchone(
+        row = await self._db.write_fetchone(
             "UPDATE chats SET province = ? WHERE chat_id = ? RETURNING province, weather_time",
             (plate, chat_id),
         )
-        assert row is not None, "the prelude records every chat before handlers run"
+        if row is None:  # the prelude records every chat, unless that write failed (full disk)
+            raise StorageUnavailable(f"chat {chat_id} is not recorded yet")
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
 
     async def set_weather_time(self, chat_id: int, weather_time: str | None) -> WeatherSettings:
         """Set ("HH:MM") or clear (None) the push time; a reader has at most one push a day regardless."""
-        row = await self._db.fetchone(
+        row = await self._db.write_fetchone(
             "UPDATE chats SET weather_time = ? WHERE chat_id = ? RETURNING province, weather_time",
             (weather_time, chat_id),
         )
-        assert row is not None, "the prelude records every chat before handlers run"
+        if row is None:  # the prelude records every chat, unless that write failed (full disk)
+            raise StorageUnavailable(f"chat {chat_id} is not recorded yet")
         return WeatherSettings(province=row["province"], weather_time=row["weather_time"])
 
     async def enqueue_due(self, now: datetime) -> dict[int, int]:

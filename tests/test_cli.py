@@ -52,6 +52,16 @@ def test_an_invalid_variable_gets_one_line_and_exit_code_2(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "NEWSBOT_ADMIN_IDS" in result.stderr
 
 
+def test_a_fractional_broadcast_rate_is_refused_before_it_can_divide_by_zero(tmp_path):
+    env = clean_env(TELEGRAM_BOT_TOKEN=TOKEN, NEWSBOT_BROADCAST_RATE="0.5", NEWSBOT_DB=str(tmp_path / "n.db"))
+    result = newsbot("run", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "newsbot: NEWSBOT_BROADCAST_RATE: expected a whole number from 1 to 1000, got '0.5'"
+    )
+
+
 def test_import_takes_the_article_and_leaves_the_page_furniture(tmp_path):
     db = tmp_path / "news.db"
     result = newsbot(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.settings import Settings, SettingsError
+from tests.conftest import running
+from tests.conversation import Reader
 
 
 def test_defaults_without_any_variable():
@@ -43,6 +46,21 @@ def test_every_documented_variable_is_read():
         ("NEWSBOT_FEED_INTERVAL", "soon"),
         ("NEWSBOT_PAID_BROADCAST", "maybe"),
         ("TELEGRAM_BOT_TOKEN", "no colon"),
+        ("NEWSBOT_BROADCAST_RATE", "0.5"),  # was accepted, became int 0 and divided by zero at start
+        ("NEWSBOT_BROADCAST_RATE", "0"),
+        ("NEWSBOT_BROADCAST_RATE", "30.5"),
+        ("NEWSBOT_BROADCAST_RATE", "1001"),
+        ("NEWSBOT_BROADCAST_RATE", "-3"),
+        ("NEWSBOT_BROADCAST_RATE", "fast"),
+        ("NEWSBOT_BROADCAST_RATE", "1e3"),
+        ("NEWSBOT_FEED_INTERVAL", "0.5"),
+        ("NEWSBOT_FEED_INTERVAL", "1e300"),  # overflowed the scheduler
+        ("NEWSBOT_FEED_INTERVAL", "nan"),
+        ("NEWSBOT_FEED_INTERVAL", "inf"),
+        ("NEWSBOT_FEED_INTERVAL", "86401"),
+        ("NEWSBOT_ADMIN_IDS", "-5"),
+        ("NEWSBOT_ADMIN_IDS", "1_000"),
+        ("NEWSBOT_ADMIN_IDS", "0"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value):
@@ -65,3 +83,13 @@ def test_webhook_secret_is_stable_and_in_telegrams_alphabet():
     secret = settings.webhook_secret_token()
     assert secret == settings.webhook_secret_token()
     assert secret.isalnum() and 1 <= len(secret) <= 256
+
+
+@pytest.mark.parametrize(("rate", "interval"), [("1", "1"), ("1000", "86400"), ("30", "2.5")])
+async def test_every_value_the_validator_accepts_runs(settings, telegram, rate, interval):
+    parsed = Settings.from_mapping({"NEWSBOT_BROADCAST_RATE": rate, "NEWSBOT_FEED_INTERVAL": interval})
+    assert parsed.broadcast_rate == int(rate) and parsed.feed_interval == float(interval)
+    chosen = replace(settings, broadcast_rate=parsed.broadcast_rate, feed_interval=parsed.feed_interval)
+    async with running(chosen) as app:
+        reader = Reader(app, telegram, 77, language_code="en", first_name="Ann")
+        assert "/latest" in (await reader.says("/help")).plain
