@@ -45,6 +45,7 @@ from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.render import Renderer, language_for
 from bot.views import RenderedMessage, render_article
 from storage import Store
+from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,9 @@ class DeliveryEngine:
         while True:
             try:
                 await work()
+            except StorageError as error:  # disk full, database locked: one line, and try again shortly
+                log.warning("the delivery engine waits for the database: %s", error)
+                await asyncio.sleep(self.options.idle_poll * 5)
             except Exception:
                 log.exception("the delivery %s failed; it resumes from the outbox shortly", work.__name__)
                 await asyncio.sleep(self.options.idle_poll * 5)
@@ -325,6 +329,9 @@ class DeliveryEngine:
             except _Halted:
                 await self.store.outbox.release(self.owner, [key])
                 return
+            except StorageError as error:  # before the send: it was not sent, it goes again later
+                log.warning("delivery %s to chat %s waits for the database: %s", *key, error)
+                outcome = self._transient(delivery, delivery.chat_id, f"database: {error}"[:300])
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a bug or a refused database write before the send finished
