@@ -24,6 +24,7 @@ from bot.logsafe import redact
 
 _SENT = re.compile(rb'\{\s*"ok"\s*:\s*true\s*,\s*"result"\s*:\s*\{\s*"message_id"\s*:\s*(\d+)\s*,')
 IDLE_LIMIT = 30.0  # seconds an idle connection is reused; servers close idle keep-alive connections
+SWEEP_INTERVAL = 0.25  # seconds between timeout checks: a timeout fires up to this much late
 
 
 class ApiError(Exception):
@@ -50,6 +51,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.used_at = 0.0
+        self.deadline = float("inf")
         self._buffer = bytearray()
         self._waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
 
@@ -76,20 +78,19 @@ class _Connection(asyncio.Protocol):
             del self._buffer[:used]
             self._waiter.set_result((status, body, keep_alive))
 
-    def request(self, payload: bytes, timeout: float) -> asyncio.Future[tuple[int, bytes, bool]]:
-        """Send one request; the future fails with TransportError if no answer comes within `timeout`."""
+    def request(self, payload: bytes, deadline: float) -> asyncio.Future[tuple[int, bytes, bool]]:
+        """Send one request; BotApi's sweeper fails the future if no answer comes by `deadline`."""
         assert self.transport is not None
         self._buffer.clear()
-        loop = asyncio.get_running_loop()
-        waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, self._expire, waiter, timeout)
-        waiter.add_done_callback(lambda _: timer.cancel())
+        self.deadline = deadline
+        waiter = self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(payload)
         return waiter
 
-    def _expire(self, waiter: asyncio.Future[tuple[int, bytes, bool]], timeout: float) -> None:
-        if not waiter.done():
-            waiter.set_exception(TransportError(f"no answer within {timeout:g} s"))
+    def expire(self, now: float) -> None:
+        """Fail the request in progress if its deadline has passed (one sweeper, not a timer per call)."""
+        if now >= self.deadline and self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(TransportError("no answer in time"))
             self.close()
 
     def close(self) -> None:
@@ -116,6 +117,8 @@ class BotApi:
         self._open = 0
         self._limit = asyncio.Semaphore(max_connections)
         self._connect_timeout = connect_timeout
+        self._busy: set[_Connection] = set()
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def call(self, method: str, body: bytes, timeout: float = 10.0) -> Any:
         """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise."""
@@ -139,12 +142,22 @@ class BotApi:
         request = f"POST {self._path}/{method} HTTP/1.1\r\n{self._head}{len(body)}\r\n\r\n".encode() + body
         async with self._limit:
             connection = await self._connection()
+            loop = asyncio.get_running_loop()
+            if self._sweeper is None or self._sweeper.done():
+                self._sweeper = loop.create_task(self._sweep(), name="botapi-timeouts")
+            self._busy.add(connection)
             try:
-                status, answer, keep_alive = await connection.request(request, timeout)
+                status, answer, keep_alive = await connection.request(request, loop.time() + timeout)
+            except TransportError as error:
+                connection.close()
+                if str(error) == "no answer in time":
+                    raise TransportError(f"no answer to {method} within {timeout:g} s") from None
+                raise
             except BaseException:
                 connection.close()
                 raise
             finally:
+                self._busy.discard(connection)
                 if connection.closed:
                     self._open -= 1
             if keep_alive and not connection.closed:
@@ -174,8 +187,19 @@ class BotApi:
         self._open += 1
         return connection
 
+    async def _sweep(self) -> None:
+        """Fail calls past their deadline, four times a second, while any call is in progress."""
+        loop = asyncio.get_running_loop()
+        while self._busy:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = loop.time()
+            for connection in list(self._busy):
+                connection.expire(now)
+
     async def close(self) -> None:
         """Close idle connections (calls in flight finish on theirs); a later call opens new ones."""
+        if self._sweeper is not None and not self._busy:
+            self._sweeper.cancel()
         while self._idle:
             self._idle.pop().close()
             self._open -= 1
