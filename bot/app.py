@@ -59,7 +59,6 @@ def build_application(settings: Settings, *, request_pool_size: int = 256) -> Ap
                 private_period=settings.private_chat_interval + settings.send_margin,
                 group_period=60.0 + settings.send_margin,
                 overall_period=1.0 + settings.send_margin,
-                paid_period=1.0 + settings.paid_send_margin,
                 reader_reserve=0,
                 smooth=True,
             )

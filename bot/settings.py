@@ -35,7 +35,6 @@ class Settings:
     log_level: str = "INFO"
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
-    paid_send_margin: float = 0.015  # the paid window's: 1000 per 1.015 s (985/s), bench/broadcast.py paid
 
     @classmethod
     def from_env(

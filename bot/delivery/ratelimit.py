@@ -396,7 +396,6 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         group_period: float = 60.0,
         private_period: float = 1.0,
         overall_period: float = 1.0,
-        paid_period: float | None = None,
         reader_reserve: int = 2,
         reader_max_retries: int = 1,
         broadcast_max_retries: int = 0,
@@ -413,13 +412,12 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             clock,
             overall_period / overall_per_second if smooth else 0.0,
         )
-        paid_period = overall_period if paid_period is None else paid_period
         self._paid = _PriorityGate(
             paid_per_second,
-            paid_period,
+            overall_period,
             reader_reserve,
             clock,
-            paid_period / paid_per_second if smooth else 0.0,
+            overall_period / paid_per_second if smooth else 0.0,
         )
         self._group_limit = group_per_period
         self._group_period = group_period
