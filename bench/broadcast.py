@@ -156,11 +156,13 @@ async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool
             await application.start()
             try:
                 store = application.bot_data.store
+                cpu_before = cpu_seconds()
                 started = time.perf_counter()
                 await publish(store, draft())
                 while await store.outbox.pending_count():
                     await asyncio.sleep(0.1)
                 elapsed = time.perf_counter() - started
+                cpu_broadcast = cpu_seconds() - cpu_before
                 engine = application.bot_data.delivery
                 sent, failed = engine.sent, engine.failed
             finally:
@@ -180,7 +182,8 @@ async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool
         f"  end to end {subscribers / elapsed:.1f} msg/s; sustained {sustained:.1f} msg/s (server clock)\n"
         f"  429s: {report['violations']} {report['violation_kinds'] or ''}; "
         f"duplicates: {report['duplicates']}; paid flag on {report['paid']:,}\n"
-        f"  CPU: bot {cpu_seconds():.1f} s, fake server {report['cpu']:.1f} s\n"
+        f"  CPU: bot {cpu_seconds():.1f} s ({cpu_broadcast:.1f} s while broadcasting: "
+        f"{cpu_broadcast / max(sent, 1) * 1000:.2f} ms per message), fake server {report['cpu']:.1f} s\n"
         f"  peak RSS of the bot process: {peak_rss_mb():.0f} MB"
     )
 

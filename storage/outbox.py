@@ -12,7 +12,7 @@ ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachab
 # Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one.
 AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS}
 FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock
-CLAIM_CHUNK = 200  # (broadcast, chat) pairs per claiming statement, well under SQLite's variable limit
+CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 
@@ -140,7 +140,10 @@ class Outbox:
         rows = await self._db.fetchall(
             "SELECT d.broadcast_id, d.chat_id, d.attempts, b.kind, b.ref, "
             " c.chat_type, c.language, c.language_code "
-            "FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id "
+            # The pending index in keyset order, so a page reads its own rows and stops: never the rows
+            # already sent, never a sort (CROSS JOIN keeps deliveries the outer loop).
+            "FROM deliveries d INDEXED BY deliveries_pending "
+            "CROSS JOIN broadcasts b ON b.id = d.broadcast_id "
             "LEFT JOIN chats c ON c.chat_id = d.chat_id "
             "WHERE d.status = 'pending' AND d.not_before <= ? AND (d.broadcast_id, d.chat_id) > (?, ?) "
             f" AND b.kind IN ({marks}) AND b.audience IS NULL "
@@ -167,17 +170,22 @@ class Outbox:
         """Claim pending deliveries for `owner` atomically; only the returned ones may be sent by it."""
         claimed: set[tuple[int, int]] = set()
         stamp = time.time() if now is None else now
+        by_broadcast: dict[int, list[int]] = {}
+        for broadcast_id, chat_id in keys:
+            by_broadcast.setdefault(broadcast_id, []).append(chat_id)
         async with self._db.transaction() as tx:
-            for start in range(0, len(keys), CLAIM_CHUNK):
-                part = keys[start : start + CLAIM_CHUNK]
-                pairs = ", ".join("(?, ?)" for _ in part)
-                rows = await tx.fetchall(
-                    "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                    f"WHERE (broadcast_id, chat_id) IN (VALUES {pairs}) AND status = 'pending' "
-                    "RETURNING broadcast_id, chat_id",
-                    (owner, stamp, *(value for key in part for value in key)),
-                )
-                claimed.update((row[0], row[1]) for row in rows)
+            for broadcast_id, chats in by_broadcast.items():
+                for start in range(0, len(chats), CLAIM_CHUNK):
+                    part = chats[start : start + CLAIM_CHUNK]
+                    marks = ", ".join("?" for _ in part)
+                    # broadcast_id = ? AND chat_id IN (...): primary-key lookups, never a scan of the queue
+                    rows = await tx.fetchall(
+                        "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ? "
+                        f"WHERE broadcast_id = ? AND chat_id IN ({marks}) AND status = 'pending' "
+                        "RETURNING broadcast_id, chat_id",
+                        (owner, stamp, broadcast_id, *part),
+                    )
+                    claimed.update((row[0], row[1]) for row in rows)
         return claimed
 
     async def release(self, owner: str, keys: Iterable[tuple[int, int]]) -> None:
@@ -295,8 +303,10 @@ class Outbox:
         """How far one broadcast got: its stored total and an index count of what is left."""
         row = await self._db.fetchone(
             "SELECT kind, ref, coalesce(total, 0) AS total, "
-            " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'pending') AS pending, "
-            " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'sending') AS sending "
+            " (SELECT count(*) FROM deliveries INDEXED BY deliveries_pending "
+            "   WHERE broadcast_id = b.id AND status = 'pending') AS pending, "
+            " (SELECT count(*) FROM deliveries INDEXED BY deliveries_sending "
+            "   WHERE broadcast_id = b.id AND status = 'sending') AS sending "
             "FROM broadcasts b WHERE b.id = ?",
             (broadcast_id,),
         )
