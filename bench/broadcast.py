@@ -118,15 +118,28 @@ def draft():
 
 
 async def bench_enqueue(db: Path) -> None:
+    """Publish one article and queue its audience the way the engine's filler does, chunk by chunk."""
     store = await Store.open(db)
     try:
         started = time.perf_counter()
         await publish(store, draft())
+        published = time.perf_counter() - started
+        chunks: list[float] = []
+        for broadcast_id in await store.outbox.filling():
+            done = False
+            while not done:
+                chunk_started = time.perf_counter()
+                done = await store.outbox.fill(broadcast_id)
+                chunks.append(time.perf_counter() - chunk_started)
         elapsed = time.perf_counter() - started
         queued = await store.outbox.pending_count()
     finally:
         await store.close()
-    print(f"enqueue: {queued:,} deliveries queued in {elapsed:.2f} s; peak RSS {peak_rss_mb():.0f} MB")
+    print(
+        f"enqueue: {queued:,} deliveries queued in {elapsed:.2f} s (publishing {published * 1000:.0f} ms, "
+        f"then {len(chunks)} chunks, the longest {max(chunks) * 1000:.0f} ms); "
+        f"peak RSS {peak_rss_mb():.0f} MB"
+    )
 
 
 async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool, rate: int) -> None:
