@@ -14,6 +14,7 @@ from bot.commands import publish_command_menu
 from bot.context import NewsbotContext, Services
 from bot.delivery import DeliveryEngine, DeliveryOptions
 from bot.feed_polling import start_feed_polling, stop_feed_polling
+from bot.maintenance import schedule_retention
 from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -80,6 +81,7 @@ async def _post_init(application: Application) -> None:
     )
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
+        schedule_retention(application.job_queue)
     await start_feed_polling(application)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
+MAX_DAYS = 36_500  # a century: anything longer is a typo
 
 
 class SettingsError(ValueError):
@@ -31,6 +32,7 @@ class Settings:
     weather_api_url: str = DEFAULT_WEATHER_API_URL
     webhook_secret: str | None = None
     log_level: str = "INFO"
+    retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
 
@@ -71,6 +73,7 @@ class Settings:
             ),
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
+            retention_days=_days(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14),
         )
 
     def webhook_secret_token(self) -> str:
@@ -126,6 +129,17 @@ def _positive_float(value: str | None, name: str, default: float) -> float:
     if not number > 0 or number == float("inf"):
         raise SettingsError(f"{name}: expected a positive number, got {value!r}")
     return number
+
+
+def _days(value: str | None, name: str, default: int) -> int:
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= MAX_DAYS):
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(
+            f"{name}: expected a positive whole number of days (at most {MAX_DAYS}), got {shown!r}"
+        )
+    return int(value)
 
 
 def _flag(value: str | None, name: str) -> bool:
