@@ -1,6 +1,6 @@
 """Retention: the outbox keeps finished deliveries for NEWSBOT_RETENTION_DAYS, then only their daily counts.
 
-One pass (daily at 04:30 Istanbul time, and once a minute after start):
+One pass a minute after start, then one every 24 hours:
 * finished deliveries (sent or failed) older than the retention are counted into `delivery_days` (per UTC
   day, kind and outcome) and deleted in the same transaction, a few thousand at a time: a write
   transaction lasts milliseconds, and after each one the pass rests as long as it took, so replies,
@@ -19,12 +19,10 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import time as day_time
 from typing import TypeVar
 
 from telegram.ext import JobQueue
 
-from bot.clock import ISTANBUL
 from bot.context import NewsbotContext
 from storage import Store
 
@@ -32,7 +30,6 @@ log = logging.getLogger(__name__)
 
 RETENTION_JOB = "retention"
 FIRST_PASS_AFTER = 60.0  # seconds after start: a bot restarted daily still prunes
-DAILY_AT = day_time(4, 30, tzinfo=ISTANBUL)  # a quiet hour: no morning forecasts yet, few articles
 RUNNING = "retention_running"  # Services.extras flag: a long pass is never overlapped by the next
 DAY = 24 * 3600.0
 T = TypeVar("T")
@@ -61,6 +58,7 @@ class RetentionReport:
     page_size: int
     seconds: float
     transactions: int
+    write_seconds: float  # inside write transactions; the rest of `seconds` is rests between them
     longest_write: float
     complete: bool  # False when the pass stopped early (shutdown); the next one goes on
 
@@ -70,8 +68,8 @@ class RetentionReport:
             f"retention: rolled up {self.rolled_up} deliveries into daily counts, deleted {self.deleted} "
             f"deliveries and {self.broadcasts} broadcasts, freed {self.pages_freed} pages "
             f"({self.pages_freed * self.page_size / 1e6:.1f} MB) in {self.seconds:.1f} s "
-            f"({self.transactions} write transactions, longest {self.longest_write * 1000:.0f} ms)"
-            + ("" if self.complete else ", stopped early")
+            f"({self.transactions} write transactions, {self.write_seconds:.1f} s writing, "
+            f"longest {self.longest_write * 1000:.0f} ms)" + ("" if self.complete else ", stopped early")
         )
 
 
@@ -87,15 +85,16 @@ async def prune(
     cutoff = now - options.days * DAY
     started = time.perf_counter()
     rolled_up = deleted = broadcasts = freed = transactions = 0
-    longest = 0.0
+    longest = writing = 0.0
     complete = False
 
     async def step(work: Callable[[], Awaitable[T]]) -> T:
-        nonlocal transactions, longest
+        nonlocal transactions, longest, writing
         began = time.perf_counter()
         done = await work()
         took = time.perf_counter() - began
         transactions += 1
+        writing += took
         longest = max(longest, took)
         await sleep(max(options.min_rest, took * options.rest))  # others first: replies, outcomes, imports
         return done
@@ -128,6 +127,7 @@ async def prune(
         page_size=(await retention.pages()).page_size,
         seconds=time.perf_counter() - started,
         transactions=transactions,
+        write_seconds=writing,
         longest_write=longest,
         complete=complete,
     )
@@ -155,6 +155,5 @@ async def retention_job(context: NewsbotContext) -> None:
 
 
 def schedule_retention(job_queue: JobQueue) -> None:
-    """Daily at DAILY_AT, and once FIRST_PASS_AFTER seconds after start."""
-    job_queue.run_once(retention_job, when=FIRST_PASS_AFTER, name=RETENTION_JOB)
-    job_queue.run_daily(retention_job, time=DAILY_AT, name=RETENTION_JOB)
+    """Once FIRST_PASS_AFTER seconds after start, then daily; the pass yields, so the hour does not matter."""
+    job_queue.run_repeating(retention_job, interval=DAY, first=FIRST_PASS_AFTER, name=RETENTION_JOB)
