@@ -42,7 +42,7 @@ class RetentionOptions:
     days: int = 14
     batch_rows: int = 2_000  # deliveries per write transaction: about 15 ms on the 2-core development VM
     broadcast_rows: int = 500  # broadcasts per write transaction
-    vacuum_pages: int = 128  # pages given back per write transaction: about 30 ms
+    vacuum_pages: int = 64  # pages given back per write transaction: about 15 ms
     rest: float = 1.0  # pause after each write transaction, as a multiple of its duration
     min_rest: float = 0.002  # seconds: even a fast transaction lets the others in
 
