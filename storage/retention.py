@@ -103,6 +103,8 @@ class Retention:
     async def incremental_vacuum(self, pages: int) -> int:
         """Give up to `pages` free pages back to the file system (one write transaction); returns how many."""
         async with self._db.transaction() as tx:
+            if await _value(tx, "PRAGMA auto_vacuum") != 2:
+                return 0  # not converted yet: free pages stay in the file and are reused
             before = await _value(tx, "PRAGMA page_count")
             free = await _value(tx, "PRAGMA freelist_count")
             # Python's sqlite3 steps this pragma once, and each step frees one page: one call per page.
