@@ -84,6 +84,12 @@ async def probe(store: Store, waits: list[float], stop: asyncio.Event) -> None:
         await asyncio.sleep(0.01)
 
 
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the values lie (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
 async def main(args: argparse.Namespace) -> None:
     options = RetentionOptions(days=args.retention)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
@@ -94,23 +100,46 @@ async def main(args: argparse.Namespace) -> None:
             f"{args.subscribers} subscribers, {args.articles} articles and 81 forecasts a day, "
             f"retention {args.retention} days, {options.batch_rows} deliveries per transaction"
         )
-        print("day  deliveries  inserted   pass  writing  longest  reader max   db MB  wal MB")
+        print(
+            "day  deliveries  inserted    pass  writing  write p50  p99  longest  reader p99  max"
+            "  db MB  wal MB"
+        )
         marks: dict[int, tuple[float, float]] = {}
         report: RetentionReport | None = None
+        all_writes: list[float] = []
+        all_waits: list[float] = []
         for day in range(1, args.days + 1):
             inserted = await simulate_day(store, day, args.articles)
+            writes: list[float] = []
+
+            async def rest(seconds: float, writes: list[float] = writes) -> None:
+                # The pass rests as long as each write transaction took (rest = 1.0): that is its duration.
+                writes.append(seconds)
+                await asyncio.sleep(seconds)
+
             waits: list[float] = []
             stop = asyncio.Event()
             reader = asyncio.create_task(probe(store, waits, stop))
-            report = await prune(store, options, now=START + day * DAY)
+            report = await prune(store, options, now=START + day * DAY, sleep=rest)
             stop.set()
             await reader
+            if report.deleted:
+                all_writes += writes
+                all_waits += waits
             rows = await store.db.fetchval("SELECT count(*) FROM deliveries")
             db_mb, wal_mb = sizes(path)
             marks[day] = (db_mb, wal_mb)
+            ms = [
+                percentile(writes, 0.5) * 1000,
+                percentile(writes, 0.99) * 1000,
+                report.longest_write * 1000,
+                percentile(waits, 0.99) * 1000,
+                max(waits) * 1000,
+            ]
             print(
                 f"{day:3d} {rows:11d} {inserted:9d} {report.seconds:6.1f}s {report.write_seconds:7.1f}s "
-                f"{report.longest_write * 1000:6.0f}ms {max(waits) * 1000:9.0f}ms {db_mb:7.0f} {wal_mb:7.0f}",
+                "{:8.0f}ms {:4.0f} {:6.0f}ms {:8.0f}ms {:4.0f}ms".format(*ms)
+                + f" {db_mb:6.0f} {wal_mb:7.0f}",
                 flush=True,
             )
         assert report is not None
@@ -125,6 +154,13 @@ async def main(args: argparse.Namespace) -> None:
             f"failed {archive.failed}"
         )
     print(f"free pages left: {pages.freelist_count} of {pages.page_count}")
+    if all_writes:
+        print(
+            f"over every pass that pruned: {len(all_writes)} write transactions, p50 "
+            f"{percentile(all_writes, 0.5) * 1000:.0f} ms, p99 {percentile(all_writes, 0.99) * 1000:.0f} ms, "
+            f"longest {max(all_writes) * 1000:.0f} ms; reader waits p99 "
+            f"{percentile(all_waits, 0.99) * 1000:.0f} ms, longest {max(all_waits) * 1000:.0f} ms"
+        )
     check = min(args.retention, args.days)
     first, last = marks[check][0], marks[args.days][0]
     print(
