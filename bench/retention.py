@@ -46,13 +46,18 @@ async def broadcast(store: Store, kind: str, ref: str, at: float, audience: str)
             "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch'))",
             (kind, ref, at),
         )
-        return await tx.execute(
-            "INSERT INTO deliveries (broadcast_id, chat_id, status, attempts, error, finished_at) "
+        # As the engine leaves them: claimed a moment before the send, finished_at when it completed.
+        added = await tx.execute(
+            "INSERT INTO deliveries "
+            "(broadcast_id, chat_id, status, attempts, error, claimed_at, finished_at) "
             "SELECT ?, chat_id, CASE WHEN chat_id % 50 = 0 THEN 'failed' ELSE 'sent' END, 1, "
-            f" CASE WHEN chat_id % 50 = 0 THEN '{BLOCKED}' END, ? + row_number() OVER (ORDER BY chat_id) / ? "
-            f"FROM chats WHERE subscribed = 1 AND reachable = 1 AND {audience} ORDER BY chat_id",
+            f" CASE WHEN chat_id % 50 = 0 THEN '{BLOCKED}' END, at - 0.2, at FROM ("
+            "  SELECT chat_id, ? + row_number() OVER (ORDER BY chat_id) / ? AS at FROM chats"
+            f"  WHERE subscribed = 1 AND reachable = 1 AND {audience}) ORDER BY chat_id",
             (broadcast_id, at, RATE),
         )
+        await tx.execute("UPDATE broadcasts SET total = ? WHERE id = ?", (added, broadcast_id))
+        return added
 
 
 async def simulate_day(store: Store, day: int, articles: int) -> int:

@@ -13,9 +13,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from bot.commands import publish_command_menu
 from bot.context import NewsbotContext, Services
 from bot.delivery import DeliveryEngine, DeliveryOptions
+from bot.delivery.botapi import BotApi
+from bot.delivery.notices import operator_notice
+from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.maintenance import schedule_retention
-from bot.ratelimit import TelegramRateLimiter
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.weather.jobs import schedule_weather_jobs
@@ -51,11 +53,12 @@ def build_application(settings: Settings, *, request_pool_size: int = 256) -> Ap
         .rate_limiter(
             TelegramRateLimiter(
                 overall_per_second=settings.broadcast_rate,
-                private_period=settings.private_chat_interval,
                 # Our clock is not Telegram's: a request reaches it some milliseconds after we count it, and
-                # not always equally late; counting each window as 1 s + send_margin (default 30 ms) keeps us
-                # under the limit despite that jitter (30/s -> 29.1/s). Readers need no reserved slots:
-                # they are always first in line for the next one.
+                # not always equally late; counting each window as its length + send_margin (default 30 ms)
+                # keeps us under every limit despite that jitter (30/s -> 29.1/s). Readers need no reserved
+                # slots: they are always first in line for the next one.
+                private_period=settings.private_chat_interval + settings.send_margin,
+                group_period=60.0 + settings.send_margin,
                 overall_period=1.0 + settings.send_margin,
                 reader_reserve=0,
                 smooth=True,
@@ -87,13 +90,20 @@ async def _post_init(application: Application) -> None:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
     except TelegramError as error:
         log.warning("could not publish the command menu: %s", error)
+    settings = services.settings
+    limiter = application.bot.rate_limiter
+    assert isinstance(limiter, TelegramRateLimiter)
     services.delivery = DeliveryEngine(
-        application.bot,
+        BotApi(f"{settings.bot_api_url}{settings.token}"),
+        limiter,
         services.store,
         services.renderer,
         DeliveryOptions(
-            paid=services.settings.paid_broadcast,
-            rate=1000 if services.settings.paid_broadcast else services.settings.broadcast_rate,
+            paid=settings.paid_broadcast,
+            rate=1000 if settings.paid_broadcast else settings.broadcast_rate,
+        ),
+        notify_operators=operator_notice(
+            application.bot, services.store, services.renderer, settings.admin_ids
         ),
     )
     services.delivery.register_renderer("weather", services.weather.render_broadcast)

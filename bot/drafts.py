@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.clock import as_utc, utc_now
 from bot.sources.extract import ExtractedArticle
-from bot.sources.links import content_hash, normalize_url
+from bot.sources.links import normalize_url
 from bot.text import normalize_text
+from storage.identity import text_key
 from storage.models import ArticleDraft
+
+
+@dataclass(frozen=True)
+class ArticleKeys:
+    """What an article is recognised by; two articles are one when any key they both have is equal."""
+
+    guid: str | None
+    url_key: str | None
+    content_hash: str | None
+
+
+def headline(title: str) -> str:
+    """A headline as stored: tidied, on one line."""
+    return normalize_text(title).replace("\n", " ")
+
+
+def article_keys(*, title: str, body: str, url: str | None = None, guid: str | None = None) -> ArticleKeys:
+    """Guid or link alone when the article has one; else headline and body, since headlines recur daily."""
+    guid = guid.strip() if guid and guid.strip() else None
+    url_key = (normalize_url(url) or None) if url else None
+    if guid or url_key:
+        return ArticleKeys(guid, url_key, None)
+    return ArticleKeys(None, None, text_key(headline(title), normalize_text(body)))
 
 
 def make_draft(
@@ -21,17 +46,16 @@ def make_draft(
     guid: str | None = None,
 ) -> ArticleDraft:
     """Compute every key that later copies of the same article will be recognised by."""
-    title = normalize_text(title).replace("\n", " ")
-    published_at = as_utc(published) if published is not None else utc_now()
+    keys = article_keys(title=title, body=body, url=url, guid=guid)
     return ArticleDraft(
-        title=title,
+        title=headline(title),
         body=normalize_text(body),
-        published_at=published_at,
+        published_at=as_utc(published) if published is not None else utc_now(),
         source=source,
         url=url,
-        url_key=normalize_url(url) if url else None,
-        guid=guid.strip() if guid and guid.strip() else None,
-        content_hash=content_hash(title, published) if published is not None else None,
+        url_key=keys.url_key,
+        guid=keys.guid,
+        content_hash=keys.content_hash,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import re
 import time
@@ -14,12 +13,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.drafts import make_draft
+from bot.drafts import ArticleKeys, article_keys, make_draft
 from bot.publishing import publish
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
 from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
 from bot.sources.fetch import FetchError, FetchTimeouts, fetch
-from bot.sources.links import content_hash, fold_text, normalize_url
+from bot.sources.links import normalize_url
 from storage import Store
 from storage.models import ArticleDraft, Feed
 
@@ -82,12 +81,22 @@ def feed_key(url: str) -> str | None:
 
 def item_guid(feed_url_key: str, entry: FeedEntry) -> str | None:
     """The item's guid as stored: URI guids are global, others only unique within their feed."""
-    if entry.guid:
-        return entry.guid if _GLOBAL_GUID.match(entry.guid) else f"{feed_url_key}#{entry.guid}"
-    if entry.link:
-        return None  # the normalised link identifies it
-    digest = hashlib.sha256(f"{fold_text(entry.title)}\n{fold_text(entry.summary)}".encode()).hexdigest()
-    return f"{feed_url_key}#sha256:{digest[:32]}"  # no guid, no link: the same text is the same item
+    if not entry.guid:
+        return None
+    return entry.guid if _GLOBAL_GUID.match(entry.guid) else f"{feed_url_key}#{entry.guid}"
+
+
+def item_title(entry: FeedEntry) -> str:
+    """The item's headline when its page gives none: its title, else its text's first line, else its link."""
+    first_line = next(iter(entry.summary.splitlines()), "")[:200]
+    return entry.title or first_line or entry.link or ""
+
+
+def item_keys(feed_url_key: str, entry: FeedEntry) -> ArticleKeys:
+    """Guid or link; an item with neither is its headline and text, exactly as its draft will store them."""
+    return article_keys(
+        title=item_title(entry), body=entry.summary, url=entry.link, guid=item_guid(feed_url_key, entry)
+    )
 
 
 class FeedPoller:
@@ -224,19 +233,16 @@ class FeedPoller:
         return FeedOutcome(feed, new_articles=created, announced=feed.primed)
 
     async def _known(self, key: str, entry: FeedEntry) -> bool:
-        """Seen before under its guid, its normalised link, or its headline and date."""
-        dated = entry.title and entry.published
+        """Seen before under its guid or normalised link, or (with neither) its headline and text."""
+        keys = item_keys(key, entry)
         return await self.store.articles.is_known(
-            guid=item_guid(key, entry),
-            url_key=normalize_url(entry.link) if entry.link else None,
-            content_hash=content_hash(entry.title, entry.published) if dated else None,
+            guid=keys.guid, url_key=keys.url_key, content_hash=keys.content_hash
         )
 
     async def _draft(self, feed: Feed, key: str, entry: FeedEntry) -> ArticleDraft:
         """The item with its page's full text, or with the feed's own summary when the page fails."""
         page = await self._page(entry.link) if entry.link else None
-        first_line = next(iter(entry.summary.splitlines()), "")[:200]
-        title = (page.title if page else "") or entry.title or first_line or entry.link or ""
+        title = (page.title if page else "") or item_title(entry)
         draft = make_draft(
             title=title,
             body=page.text if page else entry.summary,

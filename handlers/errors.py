@@ -6,7 +6,7 @@ import contextlib
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Conflict, Forbidden, InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.context import NewsbotContext
@@ -17,6 +17,16 @@ log = logging.getLogger(__name__)
 
 async def on_error(update: object, context: NewsbotContext) -> None:
     """Log the failure with the update that caused it and apologise to the reader."""
+    engine = context.bot_data.delivery
+    if isinstance(context.error, Conflict | InvalidToken) and update is None:
+        # Polling says another instance uses the token, or the token was revoked: not a bug, and PTB
+        # retries on its own. The engine pauses broadcasts and logs one line per episode, not per retry.
+        if engine is not None:
+            if isinstance(context.error, Conflict):
+                engine.conflict()
+            else:
+                engine.token_refused("getUpdates")
+        return
     summary = _describe(update)
     log.error("error while handling %s", summary, exc_info=context.error)
     if (

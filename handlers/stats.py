@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.context import NewsbotContext
-from bot.ratelimit import TelegramRateLimiter
+from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.weather.provinces import PROVINCE_NAMES
 
 TOP_SHARERS = 5

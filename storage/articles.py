@@ -11,13 +11,13 @@ from storage.models import Article, ArticleDraft
 
 
 class Articles:
-    """Articles from every source, deduplicated by guid, normalised link and content hash."""
+    """Articles from every source, deduplicated by guid or normalised link, else by headline and body."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def find_duplicate(self, tx: Transaction, draft: ArticleDraft) -> Article | None:
-        """The stored article this draft repeats, checked in order of reliability."""
+        """The stored article this draft repeats: one sharing its guid, link or (without both) text key."""
         for column, value in (
             ("guid", draft.guid),
             ("url_key", draft.url_key),

@@ -13,6 +13,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.identity import text_key
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
@@ -37,6 +39,8 @@ class Database:
         connection.row_factory = sqlite3.Row
         database = cls(connection, path)
         try:
+            # Python the SQL needs: migration 0009 keys stored articles exactly as new ones are keyed.
+            await connection.create_function("newsbot_text_key", 2, text_key, deterministic=True)
             await database._configure()
             await database._migrate()
         except BaseException:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.sources.links import fold_text
+from storage.folding import fold_text
 
 MAX_QUERY_TOKENS = 12  # more words than this only narrow the match; the rest are ignored
 MAX_TOKEN_CHARS = 64

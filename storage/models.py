@@ -34,7 +34,7 @@ class ArticleDraft:
     url: str | None = None
     url_key: str | None = None
     guid: str | None = None
-    content_hash: str | None = None
+    content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
 
 

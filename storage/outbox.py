@@ -9,6 +9,10 @@ from storage.database import Database, Params, Transaction
 from storage.models import BroadcastProgress, DeliveryOutcome, DueDelivery
 
 ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachable = 1"
+# Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one.
+AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS}
+FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock
+CLAIM_CHUNK = 200  # (broadcast, chat) pairs per claiming statement, well under SQLite's variable limit
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 
@@ -31,29 +35,96 @@ class Outbox:
     async def enqueue(
         self, tx: Transaction, kind: str, ref: str, recipients_sql: str, params: Params = ()
     ) -> int:
-        """Queue `kind`/`ref` for every chat the SELECT returns; repeating it adds nobody twice."""
-        await tx.execute("INSERT OR IGNORE INTO broadcasts (kind, ref) VALUES (?, ?)", (kind, ref))
-        row = await tx.fetchone("SELECT id FROM broadcasts WHERE kind = ? AND ref = ?", (kind, ref))
-        assert row is not None
-        broadcast_id = row[0]
-        await tx.execute(
+        """Queue `kind`/`ref` now for every chat the SELECT returns (a snapshot); nobody twice."""
+        broadcast_id = await self._broadcast(tx, kind, ref)
+        added = await tx.execute(
             "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
             f"SELECT ?, chat_id FROM ({recipients_sql})",
             (broadcast_id, *params),
         )
-        # Listeners read the outbox through the same serialised connection, so they see the rows only
-        # after this transaction commits (and see nothing if it rolls back).
-        for listener in self._listeners:
-            listener()
+        await tx.execute(
+            "UPDATE broadcasts SET total = coalesce(total, 0) + ? WHERE id = ?", (added, broadcast_id)
+        )
+        self._notify()
+        return broadcast_id
+
+    async def enqueue_audience(self, tx: Transaction, kind: str, ref: str, audience: str) -> int:
+        """Queue `kind`/`ref` for a whole audience, in chunks after this transaction commits (see fill)."""
+        if audience not in AUDIENCES:
+            raise ValueError(f"unknown audience {audience!r}")
+        broadcast_id = await self._broadcast(tx, kind, ref)
+        await tx.execute(
+            "UPDATE broadcasts SET audience = ?, filled_to = NULL, total = 0 WHERE id = ? AND total IS NULL",
+            (audience, broadcast_id),
+        )
+        self._notify()
         return broadcast_id
 
     async def enqueue_article(self, tx: Transaction, article_id: int) -> int:
         """A new article goes to every active subscriber."""
-        return await self.enqueue(tx, "article", str(article_id), ACTIVE_SUBSCRIBERS)
+        return await self.enqueue_audience(tx, "article", str(article_id), "subscribers")
+
+    async def _broadcast(self, tx: Transaction, kind: str, ref: str) -> int:
+        await tx.execute("INSERT OR IGNORE INTO broadcasts (kind, ref) VALUES (?, ?)", (kind, ref))
+        row = await tx.fetchone("SELECT id FROM broadcasts WHERE kind = ? AND ref = ?", (kind, ref))
+        assert row is not None
+        return int(row[0])
+
+    def _notify(self) -> None:
+        # Listeners read the outbox through other statements, so they see the rows only after this
+        # transaction commits (and see nothing if it rolls back).
+        for listener in self._listeners:
+            listener()
+
+    async def filling(self) -> list[int]:
+        """Broadcasts whose audience is still being queued (oldest first)."""
+        rows = await self._db.fetchall("SELECT id FROM broadcasts WHERE audience IS NOT NULL ORDER BY id")
+        return [row[0] for row in rows]
+
+    async def fill(self, broadcast_id: int, chunk: int = FILL_CHUNK) -> bool:
+        """Queue the next `chunk` recipients of a filling broadcast in one short transaction; True when done.
+
+        A chunk is a keyset step over chat ids, so a transaction never holds the write lock for long and a
+        crash between chunks resumes where it stopped. The engine sends the broadcast only when it is done.
+        """
+        async with self._db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT audience, filled_to FROM broadcasts WHERE id = ? AND audience IS NOT NULL",
+                (broadcast_id,),
+            )
+            if row is None:
+                return True
+            members = AUDIENCES[row["audience"]]
+            after = row["filled_to"] if row["filled_to"] is not None else -(2**63)
+            last = await tx.fetchone(
+                f"SELECT max(chat_id), count(*) FROM (SELECT chat_id FROM ({members}) "
+                "WHERE chat_id > ? ORDER BY chat_id LIMIT ?)",
+                (after, chunk),
+            )
+            assert last is not None
+            upto, found = last[0], last[1]
+            added = 0
+            if found:
+                added = await tx.execute(
+                    "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
+                    f"SELECT ?, chat_id FROM ({members}) WHERE chat_id > ? AND chat_id <= ?",
+                    (broadcast_id, after, upto),
+                )
+            done = found < chunk
+            await tx.execute(
+                "UPDATE broadcasts SET filled_to = ?, total = coalesce(total, 0) + ?, "
+                " audience = CASE WHEN ? THEN NULL ELSE audience END WHERE id = ?",
+                (upto if found else after, added, int(done), broadcast_id),
+            )
+        return done
 
     async def pending_count(self) -> int:
-        """Deliveries still to make, for stats and tests."""
-        return await self._db.fetchval("SELECT count(*) FROM deliveries WHERE status = 'pending'")
+        """Deliveries still to make (queued or being sent; a broadcast still being queued counts one)."""
+        return await self._db.fetchval(
+            "SELECT (SELECT count(*) FROM deliveries WHERE status = 'pending') "
+            " + (SELECT count(*) FROM deliveries WHERE status = 'sending') "
+            " + (SELECT count(*) FROM broadcasts WHERE audience IS NOT NULL)"
+        )
 
     async def due(
         self,
@@ -62,7 +133,7 @@ class Outbox:
         limit: int,
         now: float | None = None,
     ) -> list[DueDelivery]:
-        """The next page of pending deliveries of these kinds, in (broadcast, chat) order after `after`."""
+        """The next page of sendable deliveries of these kinds, in (broadcast, chat) order after `after`."""
         if not kinds:
             return []
         broadcast_id, chat_id = after if after is not None else (0, -(2**63))
@@ -73,7 +144,7 @@ class Outbox:
             "FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id "
             "LEFT JOIN chats c ON c.chat_id = d.chat_id "
             "WHERE d.status = 'pending' AND d.not_before <= ? AND (d.broadcast_id, d.chat_id) > (?, ?) "
-            f" AND b.kind IN ({marks}) "
+            f" AND b.kind IN ({marks}) AND b.audience IS NULL "
             "ORDER BY d.broadcast_id, d.chat_id LIMIT ?",
             (time.time() if now is None else now, broadcast_id, chat_id, *kinds, limit),
         )
@@ -91,34 +162,81 @@ class Outbox:
             for row in rows
         ]
 
-    async def record(self, outcomes: Iterable[DeliveryOutcome], now: float | None = None) -> None:
-        """Commit outcomes together; only pending rows change, so a late duplicate outcome is harmless."""
+    async def claim(
+        self, owner: str, keys: Sequence[tuple[int, int]], now: float | None = None
+    ) -> set[tuple[int, int]]:
+        """Claim pending deliveries for `owner` atomically; only the returned ones may be sent by it."""
+        claimed: set[tuple[int, int]] = set()
+        stamp = time.time() if now is None else now
+        async with self._db.transaction() as tx:
+            for start in range(0, len(keys), CLAIM_CHUNK):
+                part = keys[start : start + CLAIM_CHUNK]
+                pairs = ", ".join("(?, ?)" for _ in part)
+                rows = await tx.fetchall(
+                    "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ? "
+                    f"WHERE (broadcast_id, chat_id) IN (VALUES {pairs}) AND status = 'pending' "
+                    "RETURNING broadcast_id, chat_id",
+                    (owner, stamp, *(value for key in part for value in key)),
+                )
+                claimed.update((row[0], row[1]) for row in rows)
+        return claimed
+
+    async def release(self, owner: str, keys: Iterable[tuple[int, int]]) -> None:
+        """Give claims back unsent (the engine stops, or the token stopped working): no attempt counted."""
+        rows = [(owner, *key) for key in keys]
+        if rows:
+            await self._db.executemany(
+                "UPDATE deliveries SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+                "WHERE claimed_by = ? AND broadcast_id = ? AND chat_id = ? AND status = 'sending'",
+                rows,
+            )
+
+    async def release_all(self, owner: str) -> int:
+        """Give back every claim of `owner` (the engine stopped with sends unfinished)."""
+        return await self._db.execute(
+            "UPDATE deliveries SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+            "WHERE status = 'sending' AND claimed_by = ?",
+            (owner,),
+        )
+
+    async def reclaim_abandoned(self, owner: str) -> int:
+        """Re-queue claims of engines that are gone (a crash mid-send); the one engine calls this at start."""
+        return await self._db.execute(
+            "UPDATE deliveries SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
+            "WHERE status = 'sending' AND claimed_by IS NOT ?",
+            (owner,),
+        )
+
+    async def record(self, owner: str, outcomes: Iterable[DeliveryOutcome], now: float | None = None) -> None:
+        """Commit outcomes together; only rows still claimed by `owner` change: nothing twice."""
         finished = time.time() if now is None else now
         sent, retry, failed = [], [], []
         for o in outcomes:
-            key = (o.broadcast_id, o.chat_id)
+            key = (owner, o.broadcast_id, o.chat_id)
             if o.status == "sent":
                 sent.append((finished, *key))
             elif o.status == "retry":
                 retry.append((int(o.count_attempt), o.not_before, o.error, *key))
             else:
                 failed.append((o.error, finished, *key))
-        where = " WHERE broadcast_id = ? AND chat_id = ? AND status = 'pending'"
+        where = " WHERE claimed_by = ? AND broadcast_id = ? AND chat_id = ? AND status = 'sending'"
         async with self._db.transaction() as tx:
             if sent:
                 await tx.executemany(
                     "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, error = NULL, "
-                    "finished_at = ?" + where,
+                    "finished_at = ?, claimed_by = NULL" + where,
                     sent,
                 )
             if retry:
                 await tx.executemany(
-                    "UPDATE deliveries SET attempts = attempts + ?, not_before = ?, error = ?" + where, retry
+                    "UPDATE deliveries SET status = 'pending', attempts = attempts + ?, not_before = ?, "
+                    "error = ?, claimed_by = NULL, claimed_at = NULL" + where,
+                    retry,
                 )
             if failed:
                 await tx.executemany(
                     "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, error = ?, "
-                    "finished_at = ?" + where,
+                    "finished_at = ?, claimed_by = NULL" + where,
                     failed,
                 )
 
@@ -145,8 +263,12 @@ class Outbox:
             (reason, time.time(), chat_id),
         )
 
-    async def migrate_chat(self, old_chat_id: int, new_chat_id: int) -> None:
-        """A group became a supergroup: move its subscription and pending deliveries to the new id."""
+    async def migrate_chat(self, old_chat_id: int, new_chat_id: int, owner: str | None = None) -> None:
+        """A group became a supergroup: move its subscription and queued deliveries to the new id.
+
+        `owner` (the engine whose send hit the migration) also hands over its claim on the old id, so that
+        delivery is sent again to the new id instead of being recorded.
+        """
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO chats (chat_id, chat_type, title, language_code, language, subscribed, "
@@ -162,33 +284,27 @@ class Outbox:
                 f"UPDATE chats SET subscribed = 0, reachable = 0, updated_at = {_NOW} WHERE chat_id = ?",
                 (old_chat_id,),
             )
+            movable = "chat_id = ? AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))"
             await tx.execute(
                 "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts) "
-                "SELECT broadcast_id, ?, attempts FROM deliveries WHERE chat_id = ? AND status = 'pending'",
-                (new_chat_id, old_chat_id),
+                f"SELECT broadcast_id, ?, attempts FROM deliveries WHERE {movable}",
+                (new_chat_id, old_chat_id, owner),
             )
-            await tx.execute(
-                "DELETE FROM deliveries WHERE chat_id = ? AND status = 'pending'", (old_chat_id,)
-            )
-
-    async def is_pending(self, broadcast_id: int, chat_id: int) -> bool:
-        """Whether this delivery still has to be made."""
-        status = await self._db.fetchval(
-            "SELECT status FROM deliveries WHERE broadcast_id = ? AND chat_id = ?", (broadcast_id, chat_id)
-        )
-        return status == "pending"
+            await tx.execute(f"DELETE FROM deliveries WHERE {movable}", (old_chat_id, owner))
 
     async def progress(self, broadcast_id: int) -> BroadcastProgress | None:
-        """How far one broadcast got, for progress logs."""
+        """How far one broadcast got: its stored total and an index count of what is left."""
         row = await self._db.fetchone(
-            "SELECT b.kind, b.ref, count(d.chat_id) AS total, "
-            " coalesce(sum(d.status != 'pending'), 0) AS done "
-            "FROM broadcasts b LEFT JOIN deliveries d ON d.broadcast_id = b.id WHERE b.id = ?",
+            "SELECT kind, ref, coalesce(total, 0) AS total, "
+            " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'pending') AS pending, "
+            " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'sending') AS sending "
+            "FROM broadcasts b WHERE b.id = ?",
             (broadcast_id,),
         )
-        if row is None or row["kind"] is None:
+        if row is None:
             return None
-        return BroadcastProgress(broadcast_id, row["kind"], row["ref"], row["total"], row["done"])
+        left = row["pending"] + row["sending"]
+        return BroadcastProgress(broadcast_id, row["kind"], row["ref"], row["total"], row["total"] - left)
 
     async def outcome_counts(self, since: float) -> dict[str, int]:
         """Pending deliveries now, and sent/failed ones finished since `since` (unix time)."""

@@ -12,7 +12,7 @@ from storage.models import DeliveryArchive
 
 log = logging.getLogger(__name__)
 
-FINISHED = "status IN ('sent', 'failed')"  # anything else (pending, or a claimed send) is unfinished: kept
+FINISHED = "status IN ('sent', 'failed')"  # anything else (pending, sending) is unfinished: kept
 CONVERT_AT_OPEN_MAX_BYTES = 64 * 1024 * 1024  # VACUUM copies the database through memory (temp_store)
 _UTC_ISO = "strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch')"
 
@@ -75,13 +75,14 @@ class Retention:
     async def prune_broadcasts(self, cutoff: float, limit: int) -> int:
         """Delete up to `limit` broadcasts older than `cutoff` that have no deliveries left at all.
 
-        A broadcast with any delivery (pending, or not yet pruned) stays, and so does the newest one, so
-        broadcast ids keep growing and are never handed out twice.
+        A broadcast with any delivery (pending, being sent, or not yet pruned) stays, as does one whose
+        audience is still being queued, and the newest one, so broadcast ids are never handed out twice.
         """
         return await self._db.execute(
             "DELETE FROM broadcasts WHERE id IN ("
             " SELECT b.id FROM broadcasts b"
-            f" WHERE b.created_at < {_UTC_ISO} AND b.id < (SELECT max(id) FROM broadcasts)"
+            f" WHERE b.created_at < {_UTC_ISO} AND b.audience IS NULL"
+            "  AND b.id < (SELECT max(id) FROM broadcasts)"
             "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id)"
             " ORDER BY b.id LIMIT ?)",
             (cutoff, limit),

@@ -105,24 +105,25 @@ class WeatherStore:
 
     async def enqueue_due(self, now: datetime) -> dict[int, int]:
         """Queue today's push for due readers (`now`: Istanbul), one broadcast per province; {plate: n}."""
-        # ONE transaction queues and stamps weather_sent_on, so a crash does both or neither: no reader is
-        # lost or served twice. Provinces without a forecast for today wait (their readers stay due).
+        # One transaction per province queues and stamps weather_sent_on, so a crash does both or neither for
+        # each province: no reader is lost or served twice, and no transaction holds the write lock long.
+        # Provinces without a forecast for today wait (their readers stay due).
         params = _now(now)
         queued: dict[int, int] = {}
         if not await self._db.fetchval(_ANYONE_DUE, params):
             return queued
-        async with self._db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT DISTINCT province FROM chats WHERE province IS NOT NULL "
-                "AND weather_time IS NOT NULL AND weather_time <= :hhmm "
-                "AND (weather_sent_on IS NULL OR weather_sent_on < :today) AND reachable = 1 "
-                "AND province IN (SELECT plate FROM weather_forecasts WHERE day = :today) "
-                "ORDER BY province",
-                params,
-            )
-            for (plate,) in rows:
-                due = (plate, params["hhmm"], params["today"])
-                ref = f"{plate}:{params['today']}"
+        rows = await self._db.fetchall(
+            "SELECT DISTINCT province FROM chats WHERE province IS NOT NULL "
+            "AND weather_time IS NOT NULL AND weather_time <= :hhmm "
+            "AND (weather_sent_on IS NULL OR weather_sent_on < :today) AND reachable = 1 "
+            "AND province IN (SELECT plate FROM weather_forecasts WHERE day = :today) "
+            "ORDER BY province",
+            params,
+        )
+        for (plate,) in rows:
+            due = (plate, params["hhmm"], params["today"])
+            ref = f"{plate}:{params['today']}"
+            async with self._db.transaction() as tx:
                 await self._outbox.enqueue(tx, BROADCAST_KIND, ref, _DUE_RECIPIENTS, due)
                 queued[plate] = await tx.execute(
                     f"UPDATE chats SET weather_sent_on = ? WHERE {_DUE}", (params["today"], *due)

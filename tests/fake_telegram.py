@@ -32,11 +32,12 @@ import functools
 import itertools
 import json
 import math
+import random
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from aiohttp import web
@@ -202,6 +203,30 @@ class Fault:
 
 
 @dataclass(slots=True)
+class Chaos:
+    """Random faults on sendMessage, as a flaky Telegram gives them: 5xx and 429s no limit explains."""
+
+    server_errors: float = 0.0  # share of calls answered 500
+    flood: float = 0.0  # share of calls answered 429 retry_after 1
+    seed: int = 0
+    rng: random.Random = field(init=False)
+    injected: Counter[int] = field(init=False, default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def pick(self) -> Fault | None:
+        draw = self.rng.random()
+        if draw < self.server_errors:
+            self.injected[500] += 1
+            return Fault.server_error()
+        if draw < self.server_errors + self.flood:
+            self.injected[429] += 1
+            return Fault.retry_after(1)
+        return None
+
+
+@dataclass(slots=True)
 class RateLimits:
     """Telegram's flood limits as sliding windows; tune per test or disable for throughput runs."""
 
@@ -342,7 +367,9 @@ class FakeBotAPI:
             "username": bot_username,
         }
         self.limits = limits or RateLimits()
-        self.latency = 0.0
+        self.latency: float | tuple[float, float] = 0.0  # seconds per call, or a (low, high) random range
+        self.chaos: Chaos | None = None  # random 5xx / surprise 429s on sendMessage
+        self.rng = random.Random(0)  # latency draws; tests seed it
         self.record_text = record_text
         # recordings
         self.sent: list[SentMessage] = []
@@ -581,8 +608,11 @@ class FakeBotAPI:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         """Single entry point: auth, parameter decoding, faults, dispatch, recording."""
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
+        latency = self.latency
+        if isinstance(latency, tuple):
+            latency = self.rng.uniform(*latency)
+        if latency > 0:
+            await asyncio.sleep(latency)
         raw_method = request.match_info["method"]
         entry = self._methods.get(raw_method.lower())
         method = entry[0] if entry else raw_method
@@ -595,6 +625,10 @@ class FakeBotAPI:
             params = await self._read_params(request)
             if self._faults:
                 fault = self._take_fault(method, params.get("chat_id"))
+                if fault is not None:
+                    await self._apply_fault(fault)
+            if self.chaos is not None and method == "sendMessage":
+                fault = self.chaos.pick()
                 if fault is not None:
                     await self._apply_fault(fault)
             result = await entry[1](params)

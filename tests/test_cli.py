@@ -58,21 +58,24 @@ def test_import_takes_the_article_and_leaves_the_page_furniture(tmp_path):
         "import",
         str(FIXTURES / "article_semantic.html"),
         str(FIXTURES / "article_divs.html"),
+        str(FIXTURES / "article_semantic.html"),
+        str(FIXTURES / "article_divs.html"),
         env=clean_env(NEWSBOT_DB=str(db)),
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "added #1: Azerbaijani diaspora organizations issued a statement (2023-07-31)" in result.stdout
+    assert "already stored as #1" in result.stdout and "already stored as #2" in result.stdout
     with sqlite3.connect(db) as connection:
         rows = connection.execute("SELECT title, published_at, body FROM articles").fetchall()
-    assert len(rows) == 1, "the same statement in two layouts is one article"
-    title, published_at, body = rows[0]
-    assert published_at.startswith("2023-07-30T21:00:00")  # 31 July 00:00 Istanbul, stored in UTC
-    assert title == "Azerbaijani diaspora organizations issued a statement"
-    assert "The statement reads" in body and "double standards" in body
-    for furniture in ("Zonguldak", "°C", "recommend it among your friends", "Adıyaman"):
-        assert furniture not in body
-    assert body.startswith(title + " regarding"), "the repeated headline lines are dropped"
+    assert len(rows) == 2, "each page once; the canonical link and the link-less copy are two articles"
+    for title, published_at, body in rows:
+        assert published_at.startswith("2023-07-30T21:00:00")  # 31 July 00:00 Istanbul, stored in UTC
+        assert title == "Azerbaijani diaspora organizations issued a statement"
+        assert "The statement reads" in body and "double standards" in body
+        for furniture in ("Zonguldak", "°C", "recommend it among your friends", "Adıyaman"):
+            assert furniture not in body
+        assert body.startswith(title + " regarding"), "the repeated headline lines are dropped"
 
 
 def test_import_reports_unreadable_pages_and_still_imports_the_others(tmp_path):

@@ -82,11 +82,18 @@ async def publish_article(store: Store, title: str = "Açıklama: Bölgede yeni 
     return result.article.id
 
 
+async def queue_audiences(store: Store) -> None:
+    """Queue the audiences of new broadcasts now, as the engine's filler does, chunk by chunk."""
+    for broadcast_id in await store.outbox.filling():
+        while not await store.outbox.fill(broadcast_id, chunk=2):
+            pass
+
+
 async def settle(store: Store, engine: DeliveryEngine | None = None, timeout: float = 30.0) -> None:
     """Wait until nothing is pending (and nothing is in flight)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if await store.outbox.pending_count() == 0 and (engine is None or not engine._tasks):
+        if await store.outbox.pending_count() == 0 and (engine is None or not engine.in_flight):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"{await store.outbox.pending_count()} deliveries still pending after {timeout}s")
@@ -162,16 +169,19 @@ async def test_every_subscriber_gets_a_new_article_once_in_their_language(strict
     assert {status for status, _, _ in deliveries(settings.db_path).values()} == {"sent"}
 
 
-async def test_a_reader_is_answered_within_a_second_during_a_broadcast(strict, telegram, settings):
+async def test_a_reader_is_answered_first_during_a_broadcast(strict, telegram, settings):
     store = strict.bot_data.store
     await add_subscribers(store, list(range(100_001, 110_001)))  # a 10,000-subscriber broadcast
     await publish_article(store)
     await telegram.wait_for_messages(40, timeout=10)
     reader = Reader(strict, telegram, 77, language_code="en", first_name="Ann")
-    started = time.monotonic()
+    before = len(telegram.sent)
     answer = await reader.says("/latest")
-    assert time.monotonic() - started < 1.5
     assert "Bölgede yeni gelişmeler" in answer.plain
+    overtaken = telegram.sent.index(answer) - before
+    # Behind the queue the reply would wait for 10,000 sends; first in line, only for those already on
+    # their way (a handful at 30/s; 100 leaves room for a slow machine without losing the point).
+    assert overtaken < 100, f"{overtaken} broadcast messages went out before the reply"
     await telegram.wait_for_messages(len(telegram.sent) + 30, timeout=10)  # and the broadcast goes on
     assert await store.outbox.pending_count() > 9_000, "the broadcast was still running"
     assert_no_flood(telegram)
@@ -284,6 +294,7 @@ async def test_blocking_and_unblocking_via_my_chat_member(strict, telegram, sett
     reader = Reader(strict, telegram, 8001)
     await reader.says("/subscribe")
     await publish_article(store)
+    await queue_audiences(store)  # what the stopped engine's filler would do: queue for every subscriber
     await reader.deliver(my_chat_member_update(make_chat(8001), reader.user, "member", "kicked"))
     assert chat_row(settings.db_path, 8001) == (1, 0)
     status, _, error = deliveries(settings.db_path)[8001]
@@ -405,7 +416,7 @@ async def test_long_broadcasts_log_their_progress(strict, telegram, caplog):
         await publish_article(store)
         await settle(store, engine)
         await asyncio.sleep(0.6)
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.delivery"]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.delivery")]
     assert any("/60 done" in line and "msg/s" in line and "left" in line for line in lines), lines
     assert any("finished: 60 deliveries" in line for line in lines), lines
 

@@ -39,7 +39,9 @@ async def start_bot(api: FakeBotAPI, db: Path, cwd: Path) -> asyncio.subprocess.
 
 def pending_chats(db: Path) -> set[int]:
     with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT chat_id FROM deliveries WHERE status = 'pending'").fetchall()
+        rows = connection.execute(
+            "SELECT chat_id FROM deliveries WHERE status IN ('pending', 'sending')"
+        ).fetchall()
     return {chat_id for (chat_id,) in rows}
 
 

@@ -83,7 +83,9 @@ async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(
     assert (article.source, article.body) == ("telegram", "İl genelinde okullar yarın tatil.\nİkinci satır.")
     *_, delivered = await telegram.wait_for_messages(2, chat_id=reader.chat_id)
     assert delivered.plain.startswith("Valilikten açıklama")
-    again = (await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.")).plain
+    again = (
+        await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
+    ).plain
     assert "already published as #1" in again
     assert "/article 1" in (await reader.says("/search okullar tatil")).plain
 

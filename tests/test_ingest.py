@@ -290,18 +290,20 @@ async def test_seed_pages_are_extracted_without_furniture_and_with_their_date(po
     items = [Item("Diaspora statement", link=semantic), Item("Diaspora statement (copy)", link=divs)]
     await add(poller, site.feed("/rss", items))
     await poller.run_cycle()
-    [article] = await store.articles.latest(5)  # the same statement in two layouts is one article
-    assert article.title == "Azerbaijani diaspora organizations issued a statement"
-    assert in_istanbul(article.published_at).date() == date(2023, 7, 31)
-    assert "The statement reads" in article.body and "double standards" in article.body
-    for furniture in (
-        "Zonguldak",
-        "Adıyaman",
-        "°C",
-        "recommend it among your friends",
-        "All rights reserved",
-    ):
-        assert furniture not in article.body
+    articles = await store.articles.latest(5)  # two links are two articles, whatever their headlines
+    assert len(articles) == 2
+    for article in articles:
+        assert article.title == "Azerbaijani diaspora organizations issued a statement"
+        assert in_istanbul(article.published_at).date() == date(2023, 7, 31)
+        assert "The statement reads" in article.body and "double standards" in article.body
+        for furniture in (
+            "Zonguldak",
+            "Adıyaman",
+            "°C",
+            "recommend it among your friends",
+            "All rights reserved",
+        ):
+            assert furniture not in article.body
 
 
 async def test_a_bozo_feed_that_still_parses_is_used(poller, store, site):

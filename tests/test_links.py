@@ -1,13 +1,12 @@
-"""URL normalisation and content hashing: the keys that keep one article from being posted twice."""
+"""URL normalisation and text folding: the keys that keep one article from being posted twice."""
 
-import datetime as dt
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.sources.links import content_hash, fold_text, normalize_url
+from bot.sources.links import fold_text, normalize_url
 
 
 @pytest.mark.parametrize(
@@ -101,22 +100,3 @@ def test_fold_text_is_turkish_aware() -> None:
     assert fold_text("İSTANBUL'DA YAĞIŞ") == fold_text("istanbul'da yağış") == "istanbul da yagis"
     assert fold_text("  Şırnak\n\tIĞDIR ") == "sirnak igdir"
 
-
-def test_content_hash_ignores_case_spacing_and_punctuation() -> None:
-    day = dt.date(2023, 7, 31)
-    base = content_hash("Azerbaijani diaspora organizations issued a statement", day)
-    assert content_hash("  AZERBAIJANI diaspora   organizations issued a statement. ", day) == base
-    assert (
-        content_hash("Azerbaijani diaspora organizations issued a statement", dt.datetime(2023, 7, 31, 9))
-        == base
-    )
-    assert content_hash("Azerbaijani diaspora organizations issued a statement", dt.date(2023, 8, 1)) != base
-    assert content_hash("Another headline", day) != base
-    assert len(base) == 64 and int(base, 16) >= 0
-
-
-def test_content_hash_turkish_casing() -> None:
-    day = dt.date(2023, 8, 5)
-    assert content_hash("İSTANBUL'DA ŞİDDETLİ YAĞIŞ", day) == content_hash("İstanbul'da şiddetli yağış", day)
-    assert content_hash("Istanbul'da siddetli yagis", day) == content_hash("İstanbul'da şiddetli yağış", day)
-    assert content_hash("x", None) != content_hash("x", day)

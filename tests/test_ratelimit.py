@@ -16,7 +16,7 @@ from telegram.error import RetryAfter
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
-from bot.ratelimit import SlidingWindow, TelegramRateLimiter, is_limited_endpoint
+from bot.delivery.ratelimit import SlidingWindow, TelegramRateLimiter, is_limited_endpoint
 
 # PTB's own RetryAfter.__init__ reads the deprecated int-valued attribute; not our concern here.
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
@@ -175,7 +175,7 @@ async def test_smooth_spaces_sends_evenly_and_keeps_readers_first() -> None:
     assert time.monotonic() - start < 0.1 + 0.025 + 0.015  # the next slot, not the end of the queue
     await asyncio.gather(*broadcasts)
     times = rec.times()
-    gaps = [b - a for a, b in itertools.pairwise(times)]
+    gaps = [b - a for a, b in itertools.pairwise(rec.times("b"))]
     assert min(gaps) >= 0.025 - 0.011, "one send per period/limit (25 ms), a late timer made up by <= 10 ms"
     assert sum(t - start < 0.25 for t in times) <= 11, "no burst: the first window is not filled at once"
     _assert_window(times, 20, 0.5, TOL)

@@ -29,6 +29,7 @@ from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
 
 DAY = 24 * 3600.0
+ENGINE = "engine-test"
 
 
 @pytest.fixture
@@ -58,10 +59,12 @@ async def queue(store: Store, kind: str, ref: str, ids: list[int]) -> int:
 
 
 async def finish(store: Store, broadcast_id: int, ids: list[int], status: str, at: float) -> None:
-    """Record outcomes as the delivery engine does, at an injected time."""
+    """Claim and record outcomes as the delivery engine does, at an injected time."""
+    claimed = await store.outbox.claim(ENGINE, [(broadcast_id, chat_id) for chat_id in ids], now=at - 1)
+    assert len(claimed) == len(ids)
     error = None if status == "sent" else "Forbidden: bot was blocked by the user"
     outcomes = [DeliveryOutcome(broadcast_id, chat_id, status, error) for chat_id in ids]
-    await store.outbox.record(outcomes, now=at)
+    await store.outbox.record(ENGINE, outcomes, now=at)
 
 
 async def statuses(store: Store) -> dict[tuple[int, int], str]:
@@ -137,14 +140,12 @@ async def test_unfinished_deliveries_and_their_broadcasts_are_never_deleted_what
     waiting = await queue(store, "article", "2", [1, 2])
     await finish(store, waiting, [1], "sent", long_ago)  # chat 2 still pending after 100 days
     claimed = await queue(store, "article", "3", [1])
-    # A status this version does not know (a send in progress, say) counts as unfinished, whatever its age.
-    await store.db.execute(
-        "UPDATE deliveries SET status = 'sending', finished_at = ? WHERE broadcast_id = ?",
-        (long_ago, claimed),
-    )
-    recent_orphan = await queue(store, "article", "4", [])
-    newest_orphan = await queue(store, "article", "5", [])
-    for broadcast_id in (orphan, waiting, claimed, newest_orphan):
+    assert await store.outbox.claim(ENGINE, [(claimed, 1)], now=long_ago)  # being sent (status 'sending')
+    async with store.db.transaction() as tx:  # its audience not queued yet: no deliveries so far
+        filling = await store.outbox.enqueue_audience(tx, "article", "4", "subscribers")
+    recent_orphan = await queue(store, "article", "5", [])
+    newest_orphan = await queue(store, "article", "6", [])
+    for broadcast_id in (orphan, waiting, claimed, filling, newest_orphan):
         await store.db.execute(
             "UPDATE broadcasts SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch') WHERE id = ?",
             (long_ago, broadcast_id),
@@ -155,7 +156,7 @@ async def test_unfinished_deliveries_and_their_broadcasts_are_never_deleted_what
     assert await statuses(store) == {(waiting, 2): "pending", (claimed, 1): "sending"}
     remaining = {row[0] for row in await store.db.fetchall("SELECT id FROM broadcasts")}
     # The old broadcast without deliveries goes; the newest stays so broadcast ids are never reused.
-    assert remaining == {waiting, claimed, recent_orphan, newest_orphan}
+    assert remaining == {waiting, claimed, filling, recent_orphan, newest_orphan}
     assert (report.deleted, report.broadcasts) == (1, 1)
 
 

@@ -85,6 +85,13 @@ async def test_latest_orders_by_publication_time(store):
     assert [a.title for a in await store.articles.latest(3)] == ["day 3", "day 2", "day 1"]
 
 
+async def queue_audiences(store) -> None:
+    """What the engine's filler does for new broadcasts."""
+    for broadcast_id in await store.outbox.filling():
+        while not await store.outbox.fill(broadcast_id):
+            pass
+
+
 async def test_a_new_article_is_queued_once_for_every_active_subscriber(store):
     for chat_id, subscribe in ((1, True), (2, True), (3, False)):
         await store.chats.touch(chat_id, "private", "tr")
@@ -95,8 +102,13 @@ async def test_a_new_article_is_queued_once_for_every_active_subscriber(store):
         article, _ = await store.articles.add(tx, draft(guid="g"))
         await store.announce_article(tx, article.id)
         await store.announce_article(tx, article.id)
+    assert await store.db.fetchall("SELECT chat_id FROM deliveries") == [], "queued in chunks, after commit"
+    (broadcast_id,) = await store.outbox.filling()
+    assert await store.outbox.fill(broadcast_id)
+    assert await store.outbox.fill(broadcast_id), "filling twice adds nobody"
     rows = await store.db.fetchall("SELECT chat_id, status FROM deliveries")
     assert [tuple(row) for row in rows] == [(1, "pending")]
+    assert (await store.outbox.progress(broadcast_id)).total == 1
 
 
 async def test_unsubscribing_drops_the_articles_still_queued_for_the_chat(store):
@@ -105,6 +117,7 @@ async def test_unsubscribing_drops_the_articles_still_queued_for_the_chat(store)
     async with store.db.transaction() as tx:
         article, _ = await store.articles.add(tx, draft(guid="queued"))
         await store.announce_article(tx, article.id)
+    await queue_audiences(store)
     await store.chats.unsubscribe(1)
     row = await store.db.fetchone("SELECT status, error FROM deliveries WHERE chat_id = 1")
     assert tuple(row) == ("failed", "unsubscribed")

@@ -1,19 +1,18 @@
-"""URL normalisation and title hashing, so one article is stored once however it was linked."""
+"""URL normalisation and Turkish text folding, so one article is stored once however it was linked."""
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import re
-import unicodedata
 from urllib.parse import SplitResult, parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from storage.folding import fold_text
 
 try:  # idna ships with yarl (an aiohttp dependency); the stdlib codec is the fallback
     import idna
 except ImportError:  # pragma: no cover
     idna = None  # type: ignore[assignment]
 
-__all__ = ["TRACKING_PARAMS", "content_hash", "fold_text", "normalize_url"]
+__all__ = ["TRACKING_PARAMS", "fold_text", "normalize_url"]
 
 TRACKING_PARAMS = frozenset(
     {
@@ -27,7 +26,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
-_SPACES = re.compile(r"\s+")
 
 
 def _is_tracking(key: str) -> bool:
@@ -94,19 +92,3 @@ def normalize_url(url: str) -> str:
         return _normalize_http(parts, scheme)
     except (ValueError, UnicodeError):
         return text
-
-
-def fold_text(text: str) -> str:
-    """Fold case and accents the Turkish way (İ→i, I→ı→i), so spellings of one headline compare equal."""
-    text = unicodedata.normalize("NFC", text).replace("İ", "i").replace("I", "ı").lower().replace("ı", "i")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = "".join(c if c.isalnum() else " " for c in text.casefold())
-    return _SPACES.sub(" ", text).strip()
-
-
-def content_hash(title: str, published_date: dt.date | dt.datetime | None) -> str:
-    """Hash a headline and its day, to spot the same article arriving under different URLs."""
-    if isinstance(published_date, dt.datetime):
-        published_date = published_date.date()
-    day = published_date.isoformat() if published_date is not None else ""
-    return hashlib.sha256(f"{fold_text(title)}\n{day}".encode()).hexdigest()

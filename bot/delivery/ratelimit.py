@@ -14,14 +14,16 @@ PTB's callback):
 * (e) priority: "reader" requests (the default) always get the next free global slot before any
   "broadcast" request, and broadcasts may only use ``limit - reader_reserve`` slots of each global
   window, so a reply issued during a saturated broadcast normally goes out at once;
-* (e') ``smooth=True``: grants are also spaced ``period / limit`` apart (30/s: one every 33 ms; readers
-  still first in line) instead of leaving in a burst whenever the window frees up. Bursts arrive at Telegram
-  spread over several milliseconds, so the next window's burst overlaps them and a strict server counts
-  more than the limit in one second; evenly spaced sends plus a period a little above 1 s do not;
-* (f) on :class:`telegram.error.RetryAfter` every limited request is held for ``retry_after`` seconds.
-  Reader requests are then retried (``reader_max_retries``, default 1); broadcast requests re-raise
-  immediately (``broadcast_max_retries``, default 0) so the delivery engine decides; any retry it
-  makes still waits for the pause (and the per-chat window, which the 429'd attempt used).
+* (e') ``smooth=True``: grants are also spaced ``period / limit`` apart (30/s: one every 33 ms) instead of
+  leaving in a burst whenever the window frees up. Bursts arrive at Telegram spread over several
+  milliseconds, so the next window's burst overlaps them and a strict server counts more than the limit in
+  one second; evenly spaced sends plus a period a little above 1 s do not. Readers are not spaced while the
+  window is at most half full: four replies at once go out at once;
+* (f) on :class:`telegram.error.RetryAfter` (429) only what the 429 is about waits ``retry_after`` seconds
+  (:meth:`TelegramRateLimiter.flood`): the chat, when its own pace explains it; else the paid window for a
+  paid send (readers' replies go on) or the global window for an unpaid one. Reader requests are then
+  retried (``reader_max_retries``, default 1); broadcast requests re-raise immediately
+  (``broadcast_max_retries``, default 0) so the delivery engine decides; any retry waits for the pause.
   ``rate_limit_args={"max_retries": n}`` overrides the retry count per call.
 
 Sends to one chat are serialised (FIFO) by a per-chat lock held from the per-chat wait until the
@@ -47,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal
@@ -54,7 +57,7 @@ from typing import Any, Literal
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-__all__ = ["SlidingWindow", "TelegramRateLimiter", "is_limited_endpoint"]
+__all__ = ["SlidingWindow", "TelegramRateLimiter", "is_limited_endpoint", "retry_after_seconds"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,6 +69,18 @@ _CATCH_UP = 0.01  # seconds of lateness smoothed grants may make up for
 _LIMITED_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
 _LIMITED_EXTRA = frozenset({"stopPoll", "stopMessageLiveLocation"})
 _UNLIMITED = frozenset({"sendChatAction"})
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """The pause a 429 asks for, in seconds, through PTB's public attribute.
+
+    PTB 22 returns an int (deprecated) or a timedelta (with PTB_TIMEDELTA=1) and warns about the change;
+    this is the one place that reads it (tests/test_ratelimit.py breaks loudly if the attribute changes).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = error.retry_after
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
 def is_limited_endpoint(endpoint: str) -> bool:
@@ -113,6 +128,10 @@ class SlidingWindow:
         if len(times) < cap:
             return now
         return max(now, times[-cap] + self.period)
+
+    def latest(self) -> float:
+        """The most recent recorded event, or -inf."""
+        return self._times[-1] if self._times else float("-inf")
 
     def add(self, when: float) -> float:
         """Record an event (clamped to be monotonic) and return the recorded time."""
@@ -182,6 +201,12 @@ class _PriorityGate:
     def _capacity(self, reader: bool) -> int:
         return self.window.limit - (0 if reader else self._reserve) - self._pending
 
+    def _spaced_at(self, now: float, reader: bool) -> float:
+        """When spacing lets the next grant go: readers skip it while the window is at most half full."""
+        if reader and self.window.count(now) + self._pending < self.window.limit // 2:
+            return now
+        return self._next_grant
+
     def promote(self, fut: asyncio.Future[None]) -> None:
         """Let a queued broadcast jump to the reader queue because a reader waits behind it (same chat).
 
@@ -210,7 +235,7 @@ class _PriorityGate:
             and (reader or not self._broadcasts)
             and now >= self._paused_until
             and self.window.count(now) < self._capacity(reader)
-            and now >= self._next_grant
+            and now >= self._spaced_at(now, reader)
         ):
             self._space_grants(now)
             return self.window.add(now)
@@ -268,7 +293,7 @@ class _PriorityGate:
             capacity = self._capacity(reader)
             if capacity <= 0:
                 return  # a woken task will record its slot and dispatch again
-            at = max(self.window.next_free(now, capacity), self._next_grant)
+            at = max(self.window.next_free(now, capacity), self._spaced_at(now, reader))
             if at > now:
                 self._arm(at)
                 return
@@ -313,7 +338,7 @@ class _ChatState:
     reply could sit behind the whole broadcast queue.
     """
 
-    __slots__ = ("lock", "readers_waiting", "ticket", "users", "window")
+    __slots__ = ("lock", "paused_until", "previous", "readers_waiting", "ticket", "users", "window")
 
     def __init__(self, limit: int, period: float) -> None:
         self.window = SlidingWindow(limit, period)
@@ -321,6 +346,12 @@ class _ChatState:
         self.users = 0
         self.readers_waiting = 0
         self.ticket: tuple[_PriorityGate, asyncio.Future[None]] | None = None
+        self.paused_until = float("-inf")  # a 429 about this chat alone
+        self.previous = float("-inf")  # the grant before the latest: did this chat's own pace cause a 429?
+
+    def record(self, granted: float) -> None:
+        self.previous = self.window.latest()
+        self.window.add(granted)
 
 
 def _chat_key(chat_id: Any) -> tuple[int | str, bool] | None:
@@ -511,12 +542,12 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
                         waiting_as_reader = False
                     while True:
                         now = self._clock()
-                        at = state.window.next_free(now)
+                        at = max(state.window.next_free(now), state.paused_until)
                         if at <= now:
                             break
                         await asyncio.sleep(at - now)
                     granted = await gate.acquire(reader, state)
-                    state.window.add(granted)
+                    state.record(granted)
             finally:
                 state.users -= 1
                 if waiting_as_reader:  # cancelled while waiting for the chat lock
@@ -527,14 +558,44 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         kind = "paid_sends" if paid else ("reader_sends" if reader else "broadcast_sends")
         self._counters[kind] += 1
 
-    def _pause(self, exc: RetryAfter) -> float:
-        delay = getattr(exc, "_retry_after", None)
-        seconds = delay.total_seconds() if delay is not None else float(exc.retry_after)  # type: ignore[arg-type]
-        until = self._clock() + seconds
-        self._overall.pause_until(until)
-        self._paid.pause_until(until)
+    async def acquire(self, chat_id: Any, *, reader: bool, paid: bool = False) -> None:
+        """Wait until a message to `chat_id` may go out now (for senders that bypass PTB, like broadcasts)."""
+        await self._acquire(reader, paid, _chat_key(chat_id))
+
+    def flood(self, chat_id: Any, seconds: float, *, paid: bool = False) -> str:
+        """Telegram answered 429: pause what it is about and say which ("chat", "paid" or "global").
+
+        Telegram does not say which limit a 429 is for. When this chat's own pace explains it (another send
+        to the same private chat within two of its periods, or a group window all but full), only the chat
+        waits; otherwise the paid window (paid sends) or the global one (everything unpaid) is paused.
+        """
         self._counters["retry_after"] += 1
-        return seconds
+        now = self._clock()
+        until = now + seconds
+        key = _chat_key(chat_id)
+        state = self._chats.get(key[0]) if key is not None else None
+        if state is not None and self._own_pace(state, key[1], now):
+            state.paused_until = max(state.paused_until, until)
+            return "chat"
+        gate = self._paid if paid else self._overall
+        gate.pause_until(until)
+        return "paid" if paid else "global"
+
+    def _own_pace(self, state: _ChatState, private: bool, now: float) -> bool:
+        window = state.window
+        if private:
+            return state.previous > now - 2 * window.period
+        return window.count(now) >= window.limit - 1
+
+    def paused_for(self, chat_id: Any = None, *, paid: bool = False) -> float:
+        """Seconds until sends to `chat_id` (or any chat) may go again after 429s; 0 when not paused."""
+        now = self._clock()
+        until = (self._paid if paid else self._overall).paused_until
+        key = _chat_key(chat_id)
+        state = self._chats.get(key[0]) if key is not None else None
+        if state is not None:
+            until = max(until, state.paused_until)
+        return max(0.0, until - now)
 
     async def process_request(
         self,
@@ -564,20 +625,23 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                seconds = self._pause(exc)
+                seconds = retry_after_seconds(exc)
+                scope = self.flood(data.get("chat_id"), seconds, paid=paid)
                 if attempt >= max_retries:
                     self._counters["reraised"] += 1
                     _LOGGER.warning(
-                        "Flood control on %s: all limited requests paused %.1fs; re-raising",
+                        "Flood control on %s: %s sends paused %.1fs; re-raising",
                         endpoint,
+                        scope,
                         seconds,
                     )
                     raise
                 attempt += 1
                 self._counters["retries"] += 1
                 _LOGGER.warning(
-                    "Flood control on %s: all limited requests paused %.1fs; retry %d/%d after the pause",
+                    "Flood control on %s: %s sends paused %.1fs; retry %d/%d after the pause",
                     endpoint,
+                    scope,
                     seconds,
                     attempt,
                     max_retries,

@@ -1,0 +1,586 @@
+"""The delivery engine: works the persistent outbox so every subscriber gets every broadcast exactly once.
+
+How it works
+------------
+* Publishing (in any process, e.g. `newsbot import`) creates a broadcast. A small audience is queued in
+  the same transaction; a whole audience (every subscriber of an article) is queued by this engine's filler
+  in chunks of 20,000 short transactions, and only sent once it is complete.
+* The dispatcher reads sendable deliveries in keyset-ordered pages and **claims** them before sending:
+  one `UPDATE ... SET status = 'sending', claimed_by = <this engine> ... RETURNING` per chunk. Only the
+  returned rows are sent, and only the claimant records their outcome (`record` matches `claimed_by`), so
+  no row can be sent by two senders, whatever pages the dispatcher re-reads. Claims left by a process that
+  died are re-queued when the engine starts.
+* A bounded pool of senders (`concurrency`) sends through the application's rate limiter with broadcast
+  priority (readers' replies always go first) over the lean Bot API client (bot/delivery/botapi.py); the
+  message body is rendered and JSON-encoded once per (kind, ref, language), only the chat id changes.
+* Outcomes are committed as soon as sends complete; those completing during a commit share the next one.
+  A sender's slot is freed only after its outcome is committed. A kill -9 loses nothing: claimed rows go
+  back to the queue at the next start, and only sends in flight at that moment can go out twice.
+
+Errors: a 429 pauses what it is about (the chat, the paid window or the global one; see the limiter) and the
+same send goes again after the pause; 5xx, timeouts and network errors are retried with exponential backoff
+(5, 10, 20 ... 600 s; 10 attempts over about 31 minutes) and then marked failed; 403 and "chat not found"
+mark the chat unreachable and fail its queue; ChatMigrated moves the chat and its queue to the new id.
+A refused token (401/404) or another instance polling with the same token (409) are not the delivery's
+fault: the engine stops sending, keeps the queue as it is, logs one line, checks the token every minute
+and tells the operators when it sends again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.delivery.botapi import ApiError, BotApi, TransportError
+from bot.delivery.outcomes import GroupCommit
+from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.render import Renderer, language_for
+from bot.views import RenderedMessage, render_article
+from storage import Store
+from storage.models import DeliveryOutcome, DueDelivery
+
+log = logging.getLogger(__name__)
+
+BroadcastRenderer = Callable[[str, str], Awaitable[RenderedMessage | None]]
+OperatorNotice = Callable[[str, float], Awaitable[None]]
+DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_write_forbidden")
+TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
+CONFLICT = 409  # another getUpdates or webhook with the same token
+PACING_SLACK = 0.005  # seconds senders may start ahead of their pace
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """Tuning knobs; the defaults suit production, tests shorten the waits."""
+
+    paid: bool = False  # allow_paid_broadcast=True: up to 1000 msg/s, 0.1 Stars each
+    concurrency: int = 128  # sends in flight; 30 msg/s over 200 ms links needs 6, 1000 msg/s needs 100+
+    rate: float = 30.0  # sends per second the limiter allows; senders start a little faster, never in a herd
+    batch_size: int = 500  # deliveries read per page
+    claim_size: int = 64  # deliveries claimed per transaction
+    idle_poll: float = 1.0  # seconds between outbox polls when idle (other processes enqueue too)
+    max_attempts: int = 10  # transient failures (5xx, timeouts) before a delivery is marked failed
+    retry_base: float = 5.0  # backoff: 5, 10, 20 s ... at most retry_cap: about 31 minutes before giving up
+    retry_cap: float = 600.0
+    group_share: float = 0.25  # at most this share of the senders wait on groups' 20-per-minute windows
+    render_ttl: float = 60.0  # a rendered broadcast is reused this long (a forecast can change later)
+    max_flood_waits: int = 10  # 429s in a row for one send before it is rescheduled instead
+    progress_interval: float = 10.0  # seconds between progress lines for long broadcasts
+    stop_timeout: float = 5.0  # how long stop() lets in-flight sends finish before leaving them queued
+    send_timeout: float = 10.0  # seconds a send may take before it counts as a network failure
+    token_probe: float = 60.0  # seconds between token checks while Telegram refuses the token
+    conflict_hold: float = 120.0  # seconds sending stays paused after the last 409 Conflict
+
+
+@dataclass
+class _Prepared:
+    """A broadcast message as JSON bytes around the chat id, so a send only formats one number."""
+
+    head: bytes
+    tail: bytes
+
+    def body(self, chat_id: int) -> bytes:
+        return self.head + str(chat_id).encode() + self.tail
+
+
+class _Halted(Exception):
+    """The token was refused: this send goes back to the queue unsent."""
+
+
+class DeliveryEngine:
+    """Sends the outbox at Telegram's limits, readers first, and survives faults and crashes."""
+
+    def __init__(
+        self,
+        api: BotApi,
+        limiter: TelegramRateLimiter,
+        store: Store,
+        renderer: Renderer,
+        options: DeliveryOptions | None = None,
+        *,
+        notify_operators: OperatorNotice | None = None,
+    ) -> None:
+        """Nothing runs until start(); the article renderer is registered by default."""
+        self.api = api
+        self.limiter = limiter
+        self.store = store
+        self.options = options or DeliveryOptions()
+        self.owner = f"engine-{uuid.uuid4().hex[:12]}"
+        self._notify_operators = notify_operators
+        self._renderers: dict[str, BroadcastRenderer] = {}
+        self._messages: OrderedDict[tuple[str, str, str], tuple[float, asyncio.Future[_Prepared | None]]] = (
+            OrderedDict()
+        )
+        self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
+        self._groups_inflight = 0
+        self._deferred = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._fill_wake = asyncio.Event()
+        self._slots: asyncio.Semaphore | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._writer = GroupCommit(store, self.owner)
+        self._sending = asyncio.Event()  # cleared while the token is refused or another instance polls
+        self._sending.set()
+        self._halt_reason: str | None = None
+        self._halted_at = 0.0
+        self._conflict_until = 0.0
+        self._watcher: asyncio.Task[None] | None = None
+        # broadcast id -> [outcomes here so far, outcomes at the last progress line, time of that line]
+        self._touched: dict[int, list[float]] = {}
+        self.sent = 0
+        self.failed = 0
+        self.register_renderer("article", article_renderer(store, renderer))
+
+    # ------------------------------------------------------------------ public API
+
+    def register_renderer(self, kind: str, render: BroadcastRenderer) -> None:
+        """Render broadcasts of `kind`: render(ref, lang) -> message, or None if there is nothing to send."""
+        self._renderers[kind] = render
+        self.wake()
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll."""
+        self._wake.set()
+        self._fill_wake.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the dispatcher is working the outbox."""
+        return bool(self._background) and not self._background[0].done()
+
+    @property
+    def halted(self) -> str | None:
+        """Why sending is paused (token refused, another instance), or None while sending."""
+        return self._halt_reason
+
+    @property
+    def in_flight(self) -> int:
+        """Sends in progress, for tests and stats."""
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Start working the outbox, including whatever was queued while the bot was down."""
+        if self.running:
+            return
+        requeued = await self.store.outbox.reclaim_abandoned(self.owner)
+        if requeued:
+            log.info("re-queued %d deliveries claimed by a process that stopped mid-send", requeued)
+        self._slots = asyncio.Semaphore(self.options.concurrency)
+        self.store.outbox.add_listener(self.wake)
+        self._background = [
+            asyncio.create_task(self._keep(self._work_outbox), name="delivery-dispatcher"),
+            asyncio.create_task(self._keep(self._fill), name="delivery-filler"),
+            asyncio.create_task(self._report(), name="delivery-progress"),
+        ]
+        log.info(
+            "delivery engine started (%d in flight max%s)",
+            self.options.concurrency,
+            ", paid broadcast" if self.options.paid else "",
+        )
+
+    async def stop(self) -> None:
+        """Stop taking work; sends in flight get stop_timeout to finish, the rest go back to the queue."""
+        self.store.outbox.remove_listener(self.wake)
+        for task in [*self._background, self._watcher]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._background, self._watcher = [], None
+        if self._tasks:
+            _, unfinished = await asyncio.wait(set(self._tasks), timeout=self.options.stop_timeout)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+            if unfinished:
+                log.info("delivery engine stopped; %d sends left queued for the next start", len(unfinished))
+        await self._writer.drain()
+        with contextlib.suppress(Exception):  # a refused write leaves them to reclaim_abandoned at start
+            await self.store.outbox.release_all(self.owner)
+        self._messages.clear()
+        await self.api.close()
+
+    def token_refused(self, detail: str) -> None:
+        """Telegram refused the token (401/404): stop sending until a probe says it works again."""
+        self._halt(f"Telegram refused the bot token ({detail})")
+
+    def conflict(self) -> None:
+        """Another instance uses the token (409): pause sending until conflicts have stopped a while."""
+        self._conflict_until = time.monotonic() + self.options.conflict_hold
+        self._halt("another instance is using this bot token (409 Conflict)")
+
+    # ------------------------------------------------------------------ dispatching
+
+    async def _keep(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Keep a loop alive: a failure is logged and the work resumes from the outbox."""
+        while True:
+            try:
+                await work()
+            except Exception:
+                log.exception("the delivery %s failed; it resumes from the outbox shortly", work.__name__)
+                await asyncio.sleep(self.options.idle_poll * 5)
+
+    async def _fill(self) -> None:
+        """Queue whole audiences chunk by chunk, so no transaction holds the write lock for long."""
+        while True:
+            self._fill_wake.clear()
+            for broadcast_id in await self.store.outbox.filling():
+                while not await self.store.outbox.fill(broadcast_id):
+                    await asyncio.sleep(0)  # let claims, outcomes and readers' writes in between chunks
+                self._wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._fill_wake.wait(), self.options.idle_poll)
+
+    async def _work_outbox(self) -> None:
+        """Walk the sendable deliveries page by page, claim and send them; when a pass is idle, wait."""
+        cursor: tuple[int, int] | None = None
+        dispatched = False
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
+        while True:
+            await self._sending.wait()
+            page = await self.store.outbox.due(
+                tuple(self._renderers), after=cursor, limit=self.options.batch_size
+            )
+            if not page:
+                again = cursor is not None and (dispatched or self._deferred)
+                cursor, dispatched, self._deferred = None, False, False
+                if not again:
+                    await self._idle()
+                continue
+            cursor = (page[-1].broadcast_id, page[-1].chat_id)
+            queue = [d for d in page if not self._busy_chats[d.chat_id]]
+            self._deferred |= len(queue) < len(page)  # a chat's other send finishes first; a later pass
+            while queue:
+                await self._sending.wait()
+                assert self._slots is not None
+                # Claim only what free senders can start soon, so claims are never held long in memory.
+                chunk: list[DueDelivery] = []
+                chats: set[int] = set()
+                while queue and len(chunk) < self.options.claim_size:
+                    delivery = queue.pop(0)
+                    if delivery.chat_id in chats or self._busy_chats[delivery.chat_id]:
+                        self._deferred = True
+                        continue
+                    chats.add(delivery.chat_id)
+                    chunk.append(delivery)
+                if not chunk:
+                    break
+                claimed = await self.store.outbox.claim(
+                    self.owner, [(d.broadcast_id, d.chat_id) for d in chunk]
+                )
+                for delivery in chunk:
+                    if (delivery.broadcast_id, delivery.chat_id) not in claimed:
+                        continue  # sent, rescheduled or dropped meanwhile
+                    if self._groups_full(delivery.chat_id):
+                        await self.store.outbox.release(
+                            self.owner, [(delivery.broadcast_id, delivery.chat_id)]
+                        )
+                        self._deferred = True
+                        continue
+                    await self._slots.acquire()
+                    # Start senders at the pace the limiter lets them through (plus 10%): a herd of a hundred
+                    # tasks waking together would delay the granted send by tens of milliseconds, and a send
+                    # that reaches Telegram that much later than it was counted can break its window.
+                    interval = 1.0 / (1.1 * self.options.rate)
+                    now = loop.time()
+                    if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
+                        await asyncio.sleep(next_start - now)
+                    next_start = max(next_start, now - 0.01) + interval  # make up for late timers only
+                    self._busy_chats[delivery.chat_id] += 1
+                    self._groups_inflight += delivery.chat_id < 0
+                    task = asyncio.create_task(self._deliver(delivery))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    dispatched = True
+
+    def _groups_full(self, chat_id: int) -> bool:
+        """Groups wait up to a minute for their window; they must not take every sender from private chats."""
+        return chat_id < 0 and self._groups_inflight >= max(
+            1, int(self.options.concurrency * self.options.group_share)
+        )
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.options.idle_poll)
+        self._wake.clear()
+
+    # ------------------------------------------------------------------ sending
+
+    async def _deliver(self, delivery: DueDelivery) -> None:
+        """One claimed delivery: send, then commit its outcome before freeing the slot."""
+        key = (delivery.broadcast_id, delivery.chat_id)
+        try:
+            try:
+                outcome = await self._attempt(delivery)
+            except _Halted:
+                await self.store.outbox.release(self.owner, [key])
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a bug or a refused database write before the send finished
+                log.exception("delivery %s to chat %s failed unexpectedly", *key)
+                outcome = self._transient(delivery, delivery.chat_id, f"unexpected: {error!r}"[:300])
+            if outcome is not None:
+                await self._save(outcome)
+        finally:
+            self._groups_inflight -= delivery.chat_id < 0
+            self._busy_chats[delivery.chat_id] -= 1
+            if not self._busy_chats[delivery.chat_id]:
+                del self._busy_chats[delivery.chat_id]
+            assert self._slots is not None
+            self._slots.release()
+            if self._deferred:
+                self.wake()
+
+    async def _save(self, outcome: DeliveryOutcome) -> None:
+        """Record the outcome, retrying while the database refuses: a sent message must not go out again."""
+        delay = 0.5
+        while True:
+            try:
+                await self._writer.write(outcome)
+            except Exception:
+                log.warning("outcome of delivery %s to chat %s not saved; retrying in %.1f s",
+                            outcome.broadcast_id, outcome.chat_id, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            else:
+                self._count(outcome)
+                return
+
+    def _count(self, outcome: DeliveryOutcome) -> None:
+        if outcome.status == "sent":
+            self.sent += 1
+        elif outcome.status == "failed":
+            self.failed += 1
+        self._touched.setdefault(outcome.broadcast_id, [0, 0, time.monotonic()])[0] += 1
+
+    async def _attempt(self, delivery: DueDelivery) -> DeliveryOutcome | None:
+        """Send until there is an outcome to record; None when the claim was handed on (migration)."""
+        bid, chat_id = delivery.broadcast_id, delivery.chat_id
+        try:
+            message = await self._message(delivery.kind, delivery.ref, _language(delivery))
+        except Exception as error:
+            log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
+            return self._transient(delivery, chat_id, f"render: {error}")
+        if message is None:
+            return DeliveryOutcome(
+                bid, chat_id, "failed", f"nothing to send for {delivery.kind} {delivery.ref}"
+            )
+        paid = self.options.paid
+        flood_waits = 0
+        while True:
+            if not self._sending.is_set():
+                raise _Halted  # paused meanwhile: give the claim back rather than hold it
+            await self.limiter.acquire(chat_id, reader=False, paid=paid)
+            try:
+                await self.api.call("sendMessage", message.body(chat_id), self.options.send_timeout)
+                return DeliveryOutcome(bid, chat_id, "sent")
+            except TransportError as error:
+                return self._transient(delivery, chat_id, str(error))
+            except ApiError as error:
+                verdict = await self._judge(delivery, chat_id, error)
+                if verdict == "again":
+                    flood_waits += 1
+                    if flood_waits < self.options.max_flood_waits:
+                        continue
+                    wait = error.retry_after or 1.0
+                    return DeliveryOutcome(
+                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
+                    )
+                return verdict
+
+    async def _judge(self, delivery: DueDelivery, chat_id: int, error: ApiError) -> Any:
+        """What an error answer means for this delivery: an outcome, None (handed on) or "again"."""
+        bid = delivery.broadcast_id
+        reason = error.description
+        if error.status == 429:
+            seconds = error.retry_after if error.retry_after is not None else 1.0
+            self.limiter.flood(chat_id, seconds, paid=self.options.paid)
+            return "again"  # the limiter holds the next attempt until the pause is over
+        if error.migrate_to_chat_id is not None:
+            new_id = error.migrate_to_chat_id
+            log.info("chat %s became supergroup %s; moving its subscription", chat_id, new_id)
+            await self.store.outbox.migrate_chat(chat_id, new_id, owner=self.owner)
+            self.wake()
+            return None
+        if error.status in TOKEN_REFUSED:
+            self.token_refused(f"HTTP {error.status}")
+            raise _Halted
+        if error.status == CONFLICT:
+            self.conflict()
+            raise _Halted
+        lowered = reason.lower()
+        if error.status == 403 or (
+            error.status == 400 and any(r in lowered for r in DEACTIVATING_BAD_REQUESTS)
+        ):
+            dropped = await self.store.outbox.deactivate_chat(chat_id, reason)
+            self.failed += dropped
+            log.info("chat %s is unreachable (%s); %d queued deliveries dropped", chat_id, reason, dropped)
+            return DeliveryOutcome(bid, chat_id, "failed", reason)
+        if error.status == 400:
+            log.warning("broadcast %s to chat %s rejected: %s", bid, chat_id, reason)
+            return DeliveryOutcome(bid, chat_id, "failed", reason)
+        return self._transient(delivery, chat_id, f"HTTP {error.status}: {reason}")
+
+    def _transient(self, delivery: DueDelivery, chat_id: int, error: str) -> DeliveryOutcome:
+        """Retry later with exponential backoff, or give up after max_attempts."""
+        attempt = delivery.attempts + 1
+        if attempt >= self.options.max_attempts:
+            log.warning(
+                "giving up broadcast %s to chat %s after %d attempts: %s",
+                delivery.broadcast_id,
+                chat_id,
+                attempt,
+                error,
+            )
+            return DeliveryOutcome(delivery.broadcast_id, chat_id, "failed", error)
+        delay = min(self.options.retry_cap, self.options.retry_base * 2 ** (attempt - 1))
+        return DeliveryOutcome(delivery.broadcast_id, chat_id, "retry", error, time.time() + delay)
+
+    # ------------------------------------------------------------------ halting on a refused token
+
+    def _halt(self, reason: str) -> None:
+        if self._halt_reason is None:
+            self._halt_reason = reason
+            self._halted_at = time.monotonic()
+            self._sending.clear()
+            log.error("broadcasts paused: %s; the queue is kept and sending resumes by itself", reason)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch_halt(), name="delivery-halt-watch")
+
+    async def _watch_halt(self) -> None:
+        """Check the token every token_probe seconds; resume and tell the operators when it works."""
+        while True:
+            wait = max(self.options.token_probe, self._conflict_until - time.monotonic())
+            await asyncio.sleep(wait)
+            if time.monotonic() < self._conflict_until:
+                continue
+            try:
+                await self.api.call("getMe", b"{}", self.options.send_timeout)
+            except ApiError as error:
+                if error.status in TOKEN_REFUSED:
+                    continue
+            except TransportError:
+                continue
+            break
+        reason, paused = self._halt_reason or "", time.monotonic() - self._halted_at
+        self._halt_reason = None
+        self._sending.set()
+        self.wake()
+        log.warning("broadcasts resumed after %.0f s (%s)", paused, reason)
+        if self._notify_operators is not None:
+            try:
+                await self._notify_operators(reason, paused)
+            except Exception:
+                log.exception("could not tell the operators that broadcasts resumed")
+
+    # ------------------------------------------------------------------ rendering
+
+    async def _message(self, kind: str, ref: str, lang: str) -> _Prepared | None:
+        """The message for (kind, ref, lang), rendered once and shared by every sender."""
+        key = (kind, ref, lang)
+        loop = asyncio.get_running_loop()
+        cached = self._messages.get(key)
+        future = (
+            cached[1] if cached is not None and loop.time() - cached[0] < self.options.render_ttl else None
+        )
+        if future is None:
+            future = loop.create_future()
+            self._messages[key] = (loop.time(), future)
+            while len(self._messages) > 256:
+                self._messages.popitem(last=False)
+            try:
+                future.set_result(self._prepare(await self._renderers[kind](ref, lang)))
+            except Exception as error:
+                self._messages.pop(key, None)
+                future.set_exception(error)
+                future.exception()  # retrieved here; waiters re-raise it
+        else:
+            self._messages.move_to_end(key)
+            if future.done():
+                return future.result()
+        return await asyncio.shield(future)
+
+    def _prepare(self, message: RenderedMessage | None) -> _Prepared | None:
+        if message is None:
+            return None
+        parameters: dict[str, Any] = {
+            "text": message.text,
+            "parse_mode": "HTML",
+            "link_preview_options": {"is_disabled": True},
+        }
+        if message.reply_markup is not None:
+            parameters["reply_markup"] = message.reply_markup.to_dict()
+        if self.options.paid:
+            parameters["allow_paid_broadcast"] = True
+        rest = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
+        return _Prepared(b'{"chat_id":', b"," + rest[1:])
+
+    # ------------------------------------------------------------------ progress
+
+    async def _report(self) -> None:
+        """Every progress_interval, one line per broadcast that moved: done/total, rate, time left."""
+        while True:
+            await asyncio.sleep(self.options.progress_interval)
+            for bid, counts in list(self._touched.items()):
+                try:
+                    progress = await self.store.outbox.progress(bid)
+                except Exception:
+                    log.exception("could not read the progress of broadcast %s", bid)
+                    continue
+                now = time.monotonic()
+                if progress is None or progress.done >= progress.total:
+                    self._touched.pop(bid, None)
+                    if progress is not None:
+                        log.info(
+                            "broadcast %d (%s %s) finished: %d deliveries",
+                            bid,
+                            progress.kind,
+                            progress.ref,
+                            progress.total,
+                        )
+                    continue
+                rate = (counts[0] - counts[1]) / (now - counts[2])
+                left = (progress.total - progress.done) / rate if rate > 0 else float("inf")
+                log.info(
+                    "broadcast %d (%s %s): %d/%d done, %.1f msg/s, %s left",
+                    bid,
+                    progress.kind,
+                    progress.ref,
+                    progress.done,
+                    progress.total,
+                    rate,
+                    _duration(left),
+                )
+                counts[1:] = [counts[0], now]
+
+
+def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
+    """Broadcast kind "article": ref is the article id; a deleted article renders to None."""
+
+    async def render(ref: str, lang: str) -> RenderedMessage | None:
+        article = await store.articles.get(int(ref)) if ref.isdigit() else None
+        return None if article is None else render_article(renderer, lang, article)
+
+    return render
+
+
+def _language(delivery: DueDelivery) -> str:
+    return language_for(delivery.language, delivery.language_code)
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "unknown time"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,138 @@
+"""The lean Bot API client: keep-alive reuse, every answer framing, errors and timeouts, split reads."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+
+import pytest
+from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.delivery.botapi import ApiError, BotApi, TransportError, _parse_response
+from tests.conftest import TOKEN
+from tests.fake_telegram import FakeBotAPI, Fault
+
+
+async def test_sends_reuse_one_keep_alive_connection(telegram: FakeBotAPI) -> None:
+    api = BotApi(f"{telegram.base_url}{TOKEN}")
+    for chat_id in (11, 12, 13):
+        body = json.dumps({"chat_id": chat_id, "text": "<b>Merhaba</b>", "parse_mode": "HTML"}).encode()
+        result = await api.call("sendMessage", body)
+        assert result["message_id"] >= 1
+    assert [m.chat_id for m in telegram.sent] == [11, 12, 13]
+    assert api.connections == 1, "one connection, kept alive"
+    await api.close()
+    assert api.connections == 0
+
+
+async def test_error_answers_carry_what_the_sender_decides_by(telegram: FakeBotAPI) -> None:
+    api = BotApi(f"{telegram.base_url}{TOKEN}")
+    body = json.dumps({"chat_id": 5, "text": "x"}).encode()
+    cases = [
+        (Fault.retry_after(7), 429, 7.0, None),
+        (Fault.migrated(-1001234), 400, None, -1001234),
+        (Fault.forbidden("bot was blocked by the user"), 403, None, None),
+        (Fault.server_error(), 500, None, None),
+    ]
+    for fault, status, retry_after, migrate in cases:
+        telegram.fail_next("sendMessage", error=fault)
+        with pytest.raises(ApiError) as caught:
+            await api.call("sendMessage", body)
+        assert (caught.value.status, caught.value.retry_after, caught.value.migrate_to_chat_id) == (
+            status,
+            retry_after,
+            migrate,
+        )
+    wrong = BotApi(f"{telegram.base_url}999:wrong")
+    with pytest.raises(ApiError) as caught:
+        await wrong.call("sendMessage", body)
+    assert caught.value.status == 401
+    await api.close()
+    await wrong.close()
+
+
+async def test_no_answer_in_time_and_no_server_are_transport_errors(telegram: FakeBotAPI) -> None:
+    api = BotApi(f"{telegram.base_url}{TOKEN}")
+    telegram.fail_next("sendMessage", error=Fault.hang(5))
+    with pytest.raises(TransportError, match="no answer"):
+        await api.call("sendMessage", b'{"chat_id":1,"text":"x"}', timeout=0.2)
+    assert api.connections == 0, "a timed-out connection is not reused"
+    assert await api.call("getMe", b"{}"), "the next call opens a fresh connection"
+    await api.close()
+    refused = BotApi("http://127.0.0.1:9/bot1:x")
+    with pytest.raises(TransportError, match="cannot connect"):
+        await refused.call("getMe", b"{}")
+
+
+async def test_chunked_and_closing_answers(unused_tcp_port: int) -> None:
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(b'{"ok":true,')
+        await response.write(b'"result":{"message_id":42}}')
+        await response.write_eof()
+        return response
+
+    async def closing(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "result": True}, headers={"Connection": "close"})
+
+    app = web.Application()
+    app.router.add_post("/bot1:x/chunked", chunked)
+    app.router.add_post("/bot1:x/closing", closing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
+        assert await api.call("chunked", b"{}") == {"message_id": 42}
+        assert await api.call("closing", b"{}") is True
+        assert api.connections == 0, "the server said close"
+        await api.close()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+BODY = b'{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":3}}'
+RESPONSE = (
+    b"HTTP/1.1 429 Too Many Requests\r\nServer: nginx\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=len(RESPONSE) - 1), unique=True, max_size=8))
+def test_a_response_split_anywhere_parses_the_same(cuts: list[int]) -> None:
+    buffer = bytearray()
+    result = None
+    bounds = [0, *sorted(cuts), len(RESPONSE)]
+    for start, end in itertools.pairwise(bounds):
+        assert result is None, "complete only after the last byte"
+        buffer += RESPONSE[start:end]
+        result = _parse_response(buffer)
+    assert result is not None
+    status, body, keep_alive, used = result
+    assert (status, keep_alive, used) == (429, True, len(RESPONSE))
+    assert json.loads(body)["parameters"] == {"retry_after": 3}
+
+
+@given(st.binary(max_size=200))
+def test_garbage_is_refused_or_incomplete_never_a_crash(data: bytes) -> None:
+    with contextlib.suppress(ValueError):
+        _parse_response(bytearray(data))
+
+
+def test_client_needs_an_http_url() -> None:
+    with pytest.raises(ValueError):
+        BotApi("ftp://example.com/bot1:x")
