@@ -343,7 +343,11 @@ Handler = Callable[[JSONDict], Awaitable[Any]]
 
 
 class FakeBotAPI:
-    """The fake server; use as ``async with FakeBotAPI() as api`` and point the bot at ``api.base_url``."""
+    """The fake server; use as ``async with FakeBotAPI() as api`` and point the bot at ``api.base_url``.
+
+    ``clock`` (seconds, default time.monotonic) drives the flood windows and bans; a test that passes a
+    clock it moves by hand checks the limits without racing the machine's speed.
+    """
 
     def __init__(
         self,
@@ -355,6 +359,7 @@ class FakeBotAPI:
         port: int = 0,
         limits: RateLimits | None = None,
         record_text: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
         self.host = host
@@ -371,6 +376,10 @@ class FakeBotAPI:
         self.chaos: Chaos | None = None  # random 5xx / surprise 429s on sendMessage
         self.rng = random.Random(0)  # latency draws; tests seed it
         self.record_text = record_text
+        # Flood windows, bans and recorded times read this clock; a test can pass one it moves by hand.
+        self.clock = clock
+        self.in_flight = 0  # requests the server holds right now (latency, hangs, long polls)
+        self.max_in_flight = 0  # the most it ever held at once: proves clients overlap their requests
         # recordings
         self.sent: list[SentMessage] = []
         self.edited: list[SentMessage] = []
@@ -565,7 +574,7 @@ class FakeBotAPI:
         return self.commands.get((scope, language_code))
 
     async def wait_for_messages(
-        self, n: int, chat_id: ChatId | None = None, timeout: float = 5.0
+        self, n: int, chat_id: ChatId | None = None, timeout: float = 30.0
     ) -> list[SentMessage]:
         """Wait for background jobs to have posted at least n messages (to chat_id) and return them."""
         loop = asyncio.get_running_loop()
@@ -607,7 +616,16 @@ class FakeBotAPI:
         return self._json_response(404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        """Single entry point: auth, parameter decoding, faults, dispatch, recording."""
+        """Single entry point; counts the requests in flight so tests can see overlap without a stopwatch."""
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._handle_held(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _handle_held(self, request: web.Request) -> web.StreamResponse:
+        """Auth, parameter decoding, faults, dispatch, recording."""
         latency = self.latency
         if isinstance(latency, tuple):
             latency = self.rng.uniform(*latency)
@@ -643,7 +661,7 @@ class FakeBotAPI:
 
     def _record_request(self, method: str, params: JSONDict, status: int, description: str | None) -> None:
         self.requests.append(
-            RecordedRequest(method, params if self.record_text else {}, status, time.monotonic(), description)
+            RecordedRequest(method, params if self.record_text else {}, status, self.clock(), description)
         )
 
     async def _read_params(self, request: web.Request) -> JSONDict:
@@ -792,7 +810,7 @@ class FakeBotAPI:
     def _check_rate(self, method: str, chat_id: ChatId, chat_type: str, paid: bool) -> None:
         """Sliding-window flood control; a violation starts a ban during which every send fails too."""
         lim = self.limits
-        now = time.monotonic()
+        now = self.clock()
         global_key = "paid" if paid else "global"
         chat_key = ("chat", chat_id)
         bans = self._bans
@@ -854,7 +872,7 @@ class FakeBotAPI:
             plain if record else None,
             params.get("parse_mode"),
             markup,
-            time.monotonic(),
+            self.clock(),
             params if record else {},
             params.get("disable_web_page_preview"),
             params.get("link_preview_options"),
@@ -959,7 +977,7 @@ class FakeBotAPI:
                 plain if record else None,
                 params.get("parse_mode"),
                 markup,
-                time.monotonic(),
+                self.clock(),
                 params if record else {},
                 params.get("disable_web_page_preview"),
                 params.get("link_preview_options"),

@@ -110,7 +110,7 @@ async def test_run_polls_answers_and_stops_cleanly_on_sigterm(tmp_path):
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            welcome = await api.wait_for_messages(1, chat_id=5, timeout=30)
+            welcome = await api.wait_for_messages(1, chat_id=5, timeout=60)  # a cold start; bounds a hang
             assert "Welcome" in welcome[0].plain
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -145,16 +145,15 @@ async def test_webhook_mode_registers_a_secret_and_refuses_requests_without_it(t
             env=bot_env(api, tmp_path), cwd=tmp_path, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         try:
-            for _ in range(100):
-                if api.webhook is not None:
-                    break
-                await asyncio.sleep(0.1)
+            async with asyncio.timeout(60):  # a cold start on a busy machine takes seconds; bounds a hang
+                while api.webhook is None:
+                    await asyncio.sleep(0.1)
             assert api.webhook["url"] == "https://bot.example.com/telegram"
             secret = api.webhook["secret_token"]
             update = message_update(make_user(5, language_code="en"), "/start")
             url = f"http://127.0.0.1:{port}/telegram"
-            async with aiohttp.ClientSession() as session:
-                for _ in range(50):
+            async with aiohttp.ClientSession() as session, asyncio.timeout(60):
+                while True:
                     try:
                         async with session.post(url, json=update) as response:
                             assert response.status == 403, "a request without the secret token is refused"

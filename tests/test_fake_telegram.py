@@ -74,6 +74,33 @@ async def api():
         yield server
 
 
+class ManualClock:
+    """Seconds for the fake's flood windows that only move when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(api: FakeBotAPI) -> ManualClock:
+    """Stop the fake's clock: every request lands in the same instant until the test moves it."""
+    api.clock = ManualClock()
+    return api.clock
+
+
+async def held_requests(api: FakeBotAPI, n: int) -> None:
+    """Wait until the server holds n requests (a long poll, a hang), however slow the machine is."""
+    async with asyncio.timeout(30):
+        while api.in_flight < n:
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def bot(api: FakeBotAPI):
     """A real PTB Bot talking HTTPXRequest form-encoding to the fake."""
@@ -197,7 +224,7 @@ async def test_button_url_and_text_only_buttons(bot: Bot) -> None:
 
 
 # --- rate limits -----------------------------------------------------------------------------------
-async def test_private_chat_sliding_window_and_ban(api: FakeBotAPI, bot: Bot) -> None:
+async def test_private_chat_sliding_window_and_ban(api: FakeBotAPI, bot: Bot, clock: ManualClock) -> None:
     api.limits = RateLimits(per_chat_window=0.3, ban_seconds=0.3)
     await bot.send_message(42, "1")
     with pytest.raises(RetryAfter) as exc_info:
@@ -207,12 +234,15 @@ async def test_private_chat_sliding_window_and_ban(api: FakeBotAPI, bot: Bot) ->
     with pytest.raises(RetryAfter):
         await bot.send_message(42, "during ban")
     assert [v.kind for v in api.violations] == ["chat", "during_ban"]
-    await asyncio.sleep(0.35)
+    clock.advance(0.29)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(42, "still banned")
+    clock.advance(0.35)
     await bot.send_message(42, "3")
     assert [m.text for m in api.messages_to(42)] == ["1", "3"]
 
 
-async def test_group_and_global_windows(api: FakeBotAPI, bot: Bot) -> None:
+async def test_group_and_global_windows(api: FakeBotAPI, bot: Bot, clock: ManualClock) -> None:
     api.limits = RateLimits(per_group_per_minute=3, per_group_window=60, global_per_second=5)
     for i in range(3):
         await bot.send_message(-500, str(i))
@@ -225,9 +255,16 @@ async def test_group_and_global_windows(api: FakeBotAPI, bot: Bot) -> None:
         await bot.send_message(3, "6th in a second")
     assert [v.kind for v in api.violations] == ["group", "global"]
     assert len(api.sent) == 5
+    clock.advance(1.5)  # the global window (and its ban) is over, the group's minute is not
+    await bot.send_message(3, "next second")
+    with pytest.raises(RetryAfter):
+        await bot.send_message(-500, "same minute")
+    clock.advance(60)
+    await bot.send_message(-500, "next minute")
+    assert len(api.sent) == 7
 
 
-async def test_paid_broadcast_has_its_own_window(api: FakeBotAPI, bot: Bot) -> None:
+async def test_paid_broadcast_has_its_own_window(api: FakeBotAPI, bot: Bot, clock: ManualClock) -> None:
     api.limits = RateLimits(global_per_second=1)
     await bot.send_message(1, "free")
     await bot.send_message(2, "paid", allow_paid_broadcast=True)
@@ -286,18 +323,18 @@ async def test_hang_times_out_client(api: FakeBotAPI) -> None:
     api.fail_next("sendMessage", error=Fault.hang(30))
     request = HTTPXRequest(read_timeout=0.3)
     async with Bot(TOKEN, base_url=api.base_url, request=request) as bot:
-        started = time.monotonic()
         with pytest.raises(TimedOut):
             await bot.send_message(42, "x")
-        assert time.monotonic() - started < 2
-    assert api.sent == []
+        await held_requests(api, 1)  # the server still hangs on the request the client gave up on
+    assert api.sent == [] and not [r for r in api.requests if r.method == "sendMessage"]
 
 
 async def test_latency(api: FakeBotAPI, bot: Bot) -> None:
-    api.latency = 0.1
+    api.latency = 0.5
     started = time.monotonic()
     await asyncio.gather(*(bot.send_chat_action(i, "typing") for i in range(1, 11)))
-    assert 0.1 <= time.monotonic() - started < 0.5  # concurrent, not serialised
+    assert time.monotonic() - started >= 0.5, "each request waits the latency"
+    assert api.max_in_flight == 10, "concurrent, not serialised"
     assert len(api.chat_actions) == 10
 
 
@@ -369,13 +406,11 @@ async def test_get_chat(api: FakeBotAPI, bot: Bot) -> None:
 # --- updates ---------------------------------------------------------------------------------------
 async def test_get_updates_long_poll(api: FakeBotAPI, bot: Bot) -> None:
     user = make_user(42)
-    poll = asyncio.create_task(bot.get_updates(timeout=5))
-    await asyncio.sleep(0.1)
+    poll = asyncio.create_task(bot.get_updates(timeout=60))
+    await held_requests(api, 1)
     assert not poll.done()
     pushed = api.push_update(message_update(user, "/start"))
-    started = time.monotonic()
-    updates = await poll
-    assert time.monotonic() - started < 1
+    updates = await asyncio.wait_for(poll, 30)  # the push ends the 60 s long poll
     assert [u.update_id for u in updates] == [pushed["update_id"]]
     assert updates[0].message.text == "/start"
     assert api.updates_served == [pushed]
@@ -443,7 +478,7 @@ async def test_wait_for_messages_timeout_explains(api: FakeBotAPI, bot: Bot) -> 
 
 
 # --- raw HTTP clients ------------------------------------------------------------------------------
-async def test_plain_aiohttp_json_client(api: FakeBotAPI) -> None:
+async def test_plain_aiohttp_json_client(api: FakeBotAPI, clock: ManualClock) -> None:
     markup = json.dumps({"inline_keyboard": [[{"text": "a", "callback_data": "b"}]]})
     async with aiohttp.ClientSession() as session:
         payload = {"chat_id": "42", "text": "<i>ok</i>", "parse_mode": "HTML", "reply_markup": markup}
@@ -458,7 +493,7 @@ async def test_plain_aiohttp_json_client(api: FakeBotAPI) -> None:
             assert await resp.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
         async with session.post(f"{api.method_url}/sendSticker", json={}) as resp:
             assert (resp.status, (await resp.json())["description"]) == (404, "Not Found")
-        api.limits.ban_seconds = 2
+        api.limits.ban_seconds = 2  # the stopped clock keeps this second send in the first one's window
         async with session.post(f"{api.method_url}/sendMessage", json={"chat_id": 42, "text": "x"}) as resp:
             body = await resp.json()
         assert resp.status == 429
@@ -481,7 +516,7 @@ def test_validator_only_raises_its_own_error(text: str) -> None:
 async def test_concurrent_polls_conflict(api: FakeBotAPI, bot: Bot) -> None:
     async with Bot(TOKEN, base_url=api.base_url) as other_instance:
         first = asyncio.create_task(other_instance.get_updates(timeout=5))
-        await asyncio.sleep(0.1)
+        await held_requests(api, 1)
         second = asyncio.create_task(bot.get_updates(timeout=5))
         with pytest.raises(Conflict, match="terminated by other getUpdates request"):
             await first

@@ -4,7 +4,6 @@ import asyncio
 import gzip
 import json
 import socket
-import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -19,10 +18,13 @@ CHUNK = b"x" * 65536
 ETAG = '"v1"'
 LAST_MODIFIED = "Mon, 31 Jul 2023 10:00:00 GMT"
 FEED = "<rss version='2.0'><channel><title>Gündem</title></channel></rss>".encode("cp1254")
-FAST = FetchTimeouts(connect=1, read=0.3, total=2)
+# Only the timeout a test is about is short; the others are generous, so a busy machine trips none of them.
+FAST = FetchTimeouts(connect=30, read=0.3, total=30)
+PATIENT = FetchTimeouts(connect=30, read=30, total=30)
 BIG_STATE = web.AppKey("big_state", dict)
 BIG_DONE = web.AppKey("big_done", asyncio.Event)
 RELEASE = web.AppKey("release", asyncio.Event)
+LOOPED = web.AppKey("looped", list)
 
 
 async def _ok(request: web.Request) -> web.StreamResponse:
@@ -101,6 +103,7 @@ async def _redirect(request: web.Request) -> web.Response:
 
 
 async def _loop(request: web.Request) -> web.Response:
+    request.app[LOOPED].append(request.path)
     raise web.HTTPMovedPermanently("/loop-b" if request.path == "/loop-a" else "/loop-a")
 
 
@@ -118,6 +121,7 @@ async def server() -> AsyncIterator[TestServer]:
     app[BIG_STATE] = {"sent": 0, "completed": False}
     app[BIG_DONE] = asyncio.Event()
     app[RELEASE] = asyncio.Event()
+    app[LOOPED] = []
     app.router.add_get("/ok", _ok)
     app.router.add_get("/headers", _echo_headers)
     app.router.add_get("/status/{code}", _status)
@@ -175,7 +179,7 @@ async def test_missing_content_type_is_none(session: aiohttp.ClientSession) -> N
     raw = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = raw.sockets[0].getsockname()[1]
     async with raw:
-        result = await fetch(session, f"http://127.0.0.1:{port}/", timeout=FAST)
+        result = await fetch(session, f"http://127.0.0.1:{port}/", timeout=PATIENT)
     assert (result.body, result.content_type, result.charset) == (b"raw", None, None)
 
 
@@ -217,11 +221,9 @@ async def test_http_errors(server: TestServer, session: aiohttp.ClientSession, c
 async def test_30_mb_body_refused_without_reading_it_all(
     server: TestServer, session: aiohttp.ClientSession, mode: str
 ) -> None:
-    started = time.monotonic()
     with pytest.raises(FetchError, match=r"^body larger than 5 MB$"):
-        await fetch(session, _url(server, f"/big/{mode}"))
-    assert time.monotonic() - started < 5
-    await asyncio.wait_for(server.app[BIG_DONE].wait(), 5)
+        await fetch(session, _url(server, f"/big/{mode}"), timeout=PATIENT)
+    await asyncio.wait_for(server.app[BIG_DONE].wait(), 30)
     assert not server.app[BIG_STATE]["completed"]
     assert server.app[BIG_STATE]["sent"] < BIG
 
@@ -249,27 +251,21 @@ async def test_small_limit_is_reported_in_kilobytes(
 
 
 async def test_hanging_server_hits_read_timeout(server: TestServer, session: aiohttp.ClientSession) -> None:
-    started = time.monotonic()
-    with pytest.raises(FetchError, match=r"^timed out after 0.3 s$"):
+    with pytest.raises(FetchError, match=r"^timed out after 0.3 s$"):  # the read timeout, not the total
         await fetch(session, _url(server, "/hang"), timeout=FAST)
-    assert time.monotonic() - started < 1.5
 
 
 async def test_hanging_server_hits_total_deadline(server: TestServer, session: aiohttp.ClientSession) -> None:
-    started = time.monotonic()
-    with pytest.raises(FetchError, match=r"^timed out after 0.5 s$"):
-        await fetch(session, _url(server, "/hang"), timeout=FetchTimeouts(connect=1, read=5, total=0.5))
-    assert time.monotonic() - started < 1.5
+    with pytest.raises(FetchError, match=r"^timed out after 0.5 s$"):  # the total, not the read timeout
+        await fetch(session, _url(server, "/hang"), timeout=FetchTimeouts(connect=30, read=30, total=0.5))
 
 
 async def test_slow_trickle_is_cut_by_total_deadline(
     server: TestServer, session: aiohttp.ClientSession
 ) -> None:
-    # One byte every 50 ms never trips the 0.3 s read timeout; only the total deadline stops it.
-    started = time.monotonic()
-    with pytest.raises(FetchError, match=r"^timed out after 0.8 s$"):
-        await fetch(session, _url(server, "/trickle"), timeout=FetchTimeouts(connect=1, read=0.3, total=0.8))
-    assert time.monotonic() - started < 2
+    # One byte every 50 ms never trips the 1 s read timeout; only the total deadline stops it.
+    with pytest.raises(FetchError, match=r"^timed out after 1.5 s$"):
+        await fetch(session, _url(server, "/trickle"), timeout=FetchTimeouts(connect=30, read=1, total=1.5))
 
 
 async def test_follows_up_to_five_redirects(server: TestServer, session: aiohttp.ClientSession) -> None:
@@ -287,10 +283,9 @@ async def test_relative_redirect(server: TestServer, session: aiohttp.ClientSess
 
 
 async def test_redirect_loop(server: TestServer, session: aiohttp.ClientSession) -> None:
-    started = time.monotonic()
     with pytest.raises(FetchError, match=r"^too many redirects \(more than 5\)$"):
-        await fetch(session, _url(server, "/loop-a"), timeout=FAST)
-    assert time.monotonic() - started < 2
+        await fetch(session, _url(server, "/loop-a"), timeout=PATIENT)
+    assert server.app[LOOPED] == ["/loop-a", "/loop-b"] * 3, "the first request and 5 redirects, no more"
 
 
 async def test_redirect_to_other_scheme_refused(server: TestServer, session: aiohttp.ClientSession) -> None:
@@ -319,4 +314,4 @@ async def test_connection_refused(session: aiohttp.ClientSession) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(FetchError, match=r"^connection refused$"):
-        await fetch(session, f"http://127.0.0.1:{port}/feed.xml", timeout=FAST)
+        await fetch(session, f"http://127.0.0.1:{port}/feed.xml", timeout=PATIENT)

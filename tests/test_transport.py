@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import ServerTimeoutError, web
 from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
@@ -23,6 +23,7 @@ TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX"
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning")
 
 SEEN = web.AppKey("seen", list)
+POLL_HOLD = 1.0  # seconds the fake holds a long poll (at most its timeout): longer than the 0.3 s default
 CHAT_FLOOD = 429
 CHAT_BAD = 400
 CHAT_HANG = 999
@@ -70,7 +71,7 @@ def make_app() -> web.Application:
         if method == "getMe":
             return _ok({"id": 123456789, "is_bot": True, "first_name": "News", "username": "news_bot"})
         if method == "getUpdates":
-            await asyncio.sleep(float(params.get("timeout", 0)))
+            await asyncio.sleep(min(float(params.get("timeout", 0)), POLL_HOLD))
             return _ok([])
         if method == "sendMessage":
             chat_id = int(params["chat_id"])
@@ -160,22 +161,22 @@ async def test_error_mapping(server: tuple[web.Application, int]) -> None:
         assert flood.value._retry_after.total_seconds() == 7
         with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(CHAT_BAD, "x")
-        started = time.monotonic()
-        with pytest.raises(TimedOut):
-            await bot.send_message(CHAT_HANG, "x")
-        assert time.monotonic() - started < 2
-        # per-call timeout overrides the default
-        started = time.monotonic()
-        with pytest.raises(TimedOut):
-            await bot.send_message(CHAT_HANG, "x", read_timeout=0.1)
-        assert time.monotonic() - started < 0.3
+        with pytest.raises(TimedOut) as hung:
+            await asyncio.wait_for(bot.send_message(CHAT_HANG, "x"), 60)  # the server holds it for an hour
+        assert isinstance(hung.value.__cause__, ServerTimeoutError), "the read timeout, not the overall one"
+    async with make_bot(port, read_timeout=None) as patient:
+        # a per-call timeout overrides the default, here "wait forever"
+        with pytest.raises(TimedOut) as hung:
+            await asyncio.wait_for(patient.send_message(CHAT_HANG, "x", read_timeout=0.1), 60)
+        assert isinstance(hung.value.__cause__, ServerTimeoutError)
 
 
 async def test_long_poll_honours_per_call_read_timeout(server: tuple[web.Application, int]) -> None:
     _, port = server
     async with make_bot(port, read_timeout=0.3) as bot:
-        # PTB passes read_timeout + timeout (0.3 + 1) for getUpdates; the server holds the poll 1 s.
-        assert await bot.get_updates(timeout=1) == ()
+        # PTB passes read_timeout + timeout (0.3 + 10) for getUpdates; the server holds the poll 1 s,
+        # longer than the default read timeout alone.
+        assert await bot.get_updates(timeout=10) == ()
 
 
 async def test_connection_refused_is_network_error() -> None:

@@ -511,14 +511,14 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         return state
 
     def _prune_chats(self, now: float) -> None:
-        """Drop least-recently-used idle chats whose window is empty; bounded work per call."""
+        """Drop least-recently-used idle chats whose window is empty and pause over; bounded work per call."""
         chats = self._chats
         for _ in range(8):
             if len(chats) <= self._max_chats:
                 return
             key, state = next(iter(chats.items()))
-            if state.users or state.window.count(now):
-                chats.move_to_end(key)  # still relevant; look at it again later
+            if state.users or state.window.count(now) or state.paused_until > now:
+                chats.move_to_end(key)  # still relevant (or paused by a 429); look at it again later
                 continue
             del chats[key]
 
@@ -543,10 +543,14 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
                     while True:
                         now = self._clock()
                         at = max(state.window.next_free(now), state.paused_until)
-                        if at <= now:
+                        if at > now:
+                            await asyncio.sleep(at - now)
+                            continue
+                        granted = await gate.acquire(reader, state)
+                        if granted >= state.paused_until:
                             break
-                        await asyncio.sleep(at - now)
-                    granted = await gate.acquire(reader, state)
+                        # A 429 about this chat came while it queued for the global slot: that slot
+                        # stays unused (and counted, which errs on the safe side); wait out the pause.
                     state.record(granted)
             finally:
                 state.users -= 1

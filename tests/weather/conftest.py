@@ -49,6 +49,5 @@ async def weather(app: Application) -> WeatherService:
     """The app's weather service with today's forecasts in place (fetched at start, or now)."""
     service = app.bot_data.weather
     assert service is not None
-    service.timeout = 0.5
     await service.refresh_if_due()
     return service

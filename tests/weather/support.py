@@ -134,8 +134,8 @@ class running_at(running):
         return self.application
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> Any:
-    """Poll an async check until it returns something truthy (background jobs), or fail."""
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
+    """Poll an async check until it is truthy (background jobs), or fail; the timeout only bounds a hang."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
