@@ -17,6 +17,7 @@ from bot.delivery.botapi import BotApi
 from bot.delivery.notices import operator_notice
 from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
+from bot.maintenance import schedule_retention
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.weather.jobs import schedule_weather_jobs
@@ -83,6 +84,7 @@ async def _post_init(application: Application) -> None:
     )
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
+        schedule_retention(application.job_queue)
     await start_feed_polling(application)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)

@@ -13,6 +13,7 @@ DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
 MIN_FEED_INTERVAL = 1.0
 MAX_FEED_INTERVAL = 86_400.0
+MAX_DAYS = 36_500  # a century: anything longer is a typo
 
 
 class SettingsError(ValueError):
@@ -33,6 +34,7 @@ class Settings:
     weather_api_url: str = DEFAULT_WEATHER_API_URL
     webhook_secret: str | None = None
     log_level: str = "INFO"
+    retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
 
@@ -73,6 +75,7 @@ class Settings:
             ),
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
+            retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
         )
 
     def webhook_secret_token(self) -> str:
@@ -138,8 +141,9 @@ def _integer(value: str | None, name: str, default: int, low: int, high: int) ->
     """A whole number in [low, high]; "0.5" is refused rather than rounded down to something unusable."""
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
-        raise SettingsError(f"{name}: expected a whole number from {low} to {high}, got {value!r}")
+    if not (value.isascii() and value.isdigit() and len(value) <= 9) or not low <= int(value) <= high:
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(f"{name}: expected a whole number from {low} to {high}, got {shown!r}")
     return int(value)
 
 

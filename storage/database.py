@@ -139,6 +139,8 @@ class Database:
 
     async def _configure(self) -> None:
         for pragma in (
+            # First, as only a file without tables takes it; storage/retention.py converts older files.
+            "PRAGMA auto_vacuum = INCREMENTAL",
             f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
             "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = NORMAL",

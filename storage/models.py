@@ -158,6 +158,16 @@ class BroadcastProgress:
 
 
 @dataclass(frozen=True)
+class DeliveryArchive:
+    """Deliveries pruned after the retention period, kept as counts: from which day to which (UTC)."""
+
+    first_day: str
+    last_day: str
+    sent: int
+    failed: int
+
+
+@dataclass(frozen=True)
 class StatsOverview:
     """What /stats shows operators: audience, content and the outbox of the last day."""
 
@@ -169,3 +179,4 @@ class StatsOverview:
     pending: int
     sent_24h: int
     failed_24h: int
+    archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)

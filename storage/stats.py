@@ -7,6 +7,7 @@ import time
 from storage.database import Database
 from storage.models import StatsOverview
 from storage.outbox import Outbox
+from storage.retention import Retention
 
 ACTIVE = "subscribed = 1 AND reachable = 1"
 # The reply language as bot.render.language_for picks it: the reader's choice, else Telegram's tr*, else en.
@@ -20,9 +21,10 @@ DAY = 24 * 3600.0
 class Stats:
     """Read-only aggregates; every breakdown is one GROUP BY over active chats."""
 
-    def __init__(self, db: Database, outbox: Outbox) -> None:
+    def __init__(self, db: Database, outbox: Outbox, retention: Retention) -> None:
         self._db = db
         self._outbox = outbox
+        self._retention = retention
 
     async def active_by(self, expression: str) -> list[tuple[str, int]]:
         """Active subscribers grouped by a chats column or SQL expression (e.g. "province"), largest first."""
@@ -46,4 +48,5 @@ class Stats:
             pending=outcomes["pending"],
             sent_24h=outcomes["sent"],
             failed_24h=outcomes["failed"],
+            archived=await self._retention.archive(),
         )

@@ -10,6 +10,7 @@ from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.outbox import Outbox
 from storage.referrals import Referrals
+from storage.retention import Retention
 from storage.stats import Stats
 from storage.weather import WeatherStore
 
@@ -25,12 +26,14 @@ class Store:
         self.weather = WeatherStore(db, self.outbox)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
-        self.stats = Stats(db, self.outbox)
+        self.retention = Retention(db)
+        self.stats = Stats(db, self.outbox, self.retention)
 
     @classmethod
     async def open(cls, path: Path | str) -> Store:
-        """Open and migrate the database at `path`."""
+        """Open and migrate the database at `path`; a small older file converts to incremental vacuum."""
         store = cls(await Database.open(path))
+        await store.retention.ensure_incremental_vacuum()
         await store.articles.index_missing()
         return store
 
