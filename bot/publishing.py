@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.readers.matching import matching_phrases
 from storage import Store
 from storage.models import Article, ArticleDraft
 
@@ -17,9 +18,15 @@ class PublishResult:
 
 
 async def publish(store: Store, draft: ArticleDraft, *, announce: bool = True) -> PublishResult:
-    """Store the draft once; a new article is queued for every subscriber in the same transaction."""
+    """Store the draft once; a new article is queued for its readers in the same transaction."""
     async with store.db.transaction() as tx:
         article, created = await store.articles.add(tx, draft)
         if created and announce:
+            # Which followed phrases it contains, once over the distinct phrases (not the readers), before
+            # its audience is queued: routing lets those followers have it whatever its section.
+            phrases = await store.routing.followed_phrases(tx)
+            if phrases:
+                found = matching_phrases(f"{article.title}\n{article.body}", phrases)
+                await store.routing.save_matches(tx, article.id, found)
             await store.announce_article(tx, article.id)
     return PublishResult(article, created)
