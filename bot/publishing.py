@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.readers.matching import matching_phrases
 from storage import Store
+from storage.database import Transaction
 from storage.models import Article, ArticleDraft
 
 
@@ -22,11 +23,18 @@ async def publish(store: Store, draft: ArticleDraft, *, announce: bool = True) -
     async with store.db.transaction() as tx:
         article, created = await store.articles.add(tx, draft)
         if created and announce:
-            # Which followed phrases it contains, once over the distinct phrases (not the readers), before
-            # its audience is queued: routing lets those followers have it whatever its section.
-            phrases = await store.routing.followed_phrases(tx)
-            if phrases:
-                found = matching_phrases(f"{article.title}\n{article.body}", phrases)
-                await store.routing.save_matches(tx, article.id, found)
-            await store.announce_article(tx, article.id)
+            await announce(store, tx, article)
     return PublishResult(article, created)
+
+
+async def announce(store: Store, tx: Transaction, article: Article) -> None:
+    """Queue a stored article for its readers, knowing first which followed phrases it contains.
+
+    Matching runs once over the distinct followed phrases (not the readers), before the audience is queued:
+    routing lets their followers have the article whatever its section, and says which phrase matched.
+    """
+    phrases = await store.routing.followed_phrases(tx)
+    if phrases:
+        found = matching_phrases(f"{article.title}\n{article.body}", phrases)
+        await store.routing.save_matches(tx, article.id, found)
+    await store.announce_article(tx, article.id)

@@ -336,7 +336,6 @@ class Routing:
             "FROM temp.quiet_due q JOIN chats c ON c.chat_id = q.chat_id CROSS JOIN temp.quiet_articles a "
             "WHERE c.subscribed = 1 AND c.reachable = 1 AND c.digest_times IS NULL "
             " AND q.since IS NOT NULL AND a.created_at >= q.since "
-            " AND a.created_at >= coalesce(c.subscribed_at, '') "
             " AND (a.filled_to IS NULL OR a.filled_to >= c.chat_id) "
             f" AND instr(',' || {READER_LANGUAGES} || ',', ',' || a.language || ',') > 0 "
             " AND NOT EXISTS (SELECT 1 FROM deliveries d "

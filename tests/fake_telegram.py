@@ -260,6 +260,7 @@ class SentMessage:
     protect_content: bool = False
     allow_paid_broadcast: bool = False
     inline_message_id: str | None = None
+    disable_notification: bool = False  # sent silently: no sound, no vibration
 
 
 @dataclass(slots=True)
@@ -878,6 +879,7 @@ class FakeBotAPI:
             params.get("link_preview_options"),
             bool(params.get("protect_content")),
             bool(params.get("allow_paid_broadcast")),
+            disable_notification=bool(params.get("disable_notification")),
         )
         self.sent.append(sent)
         by_chat = self._sent_by_chat.get(chat_id)
