@@ -23,11 +23,11 @@ async def publish(store: Store, draft: ArticleDraft, *, announce: bool = True) -
     async with store.db.transaction() as tx:
         article, created = await store.articles.add(tx, draft)
         if created and announce:
-            await announce(store, tx, article)
+            await queue_for_readers(store, tx, article)
     return PublishResult(article, created)
 
 
-async def announce(store: Store, tx: Transaction, article: Article) -> None:
+async def queue_for_readers(store: Store, tx: Transaction, article: Article) -> None:
     """Queue a stored article for its readers, knowing first which followed phrases it contains.
 
     Matching runs once over the distinct followed phrases (not the readers), before the audience is queued:

@@ -157,31 +157,22 @@ class Routing:
 
     async def digest_batch(self, tx: Transaction, now: float, minute: int, limit: int) -> DigestBatch | None:
         """Take up to `limit` due digest readers into temp.digest_due, grouped into profiles; None if none."""
-        await _drop(tx, "digest_due", "digest_plan")
-        await tx.execute(
-            "CREATE TEMP TABLE digest_due AS "
-            "SELECT c.chat_id, c.digest_next AS slot, c.digest_times AS times, "
-            " (c.subscribed = 1 AND c.reachable = 1) AS active, "
-            f" {READER_LANGUAGES} AS langs, coalesce(c.muted_sections, '') AS muted, "
-            " coalesce(c.digest_after, (SELECT coalesce(max(id), 0) FROM articles)) AS after, "
-            f" '' AS follows, {quiet_at(':minute')} AS silent "
-            "FROM chats c INDEXED BY chats_digest_due WHERE c.digest_next <= :now LIMIT :limit",
-            {"now": now, "minute": minute, "limit": limit},
-        )
+        await _drop(tx, "digest_due", "digest_plan", "digest_phrases")
+        due = "FROM chats c INDEXED BY chats_digest_due WHERE c.digest_next <= :now LIMIT :limit"
+        high = await _newest_article(tx)
         row = await tx.fetchone(
-            "SELECT count(*), min(after), (SELECT coalesce(max(id), 0) FROM articles) FROM temp.digest_due"
+            f"SELECT count(*), min(coalesce(after, :high)) FROM (SELECT c.digest_after AS after {due})",
+            {"now": now, "limit": limit, "high": high},
         )
         assert row is not None
-        readers, low, high = row[0], row[1], row[2]
+        readers, low = row[0], row[1]
         if not readers:
-            await _drop(tx, "digest_due")
             return None
-        window = {"low": low, "high": high, "recent": RECENT_ARTICLES}
         rows = await tx.fetchall(
             "SELECT a.id, coalesce(a.language, :default) AS language, a.section_id, a.breaking, "
             " (SELECT group_concat(folded, '|') FROM article_matches m WHERE m.article_id = a.id) AS matches "
             + _ANNOUNCED,
-            {**window, "default": self.default_language},
+            {"low": low, "high": high, "recent": RECENT_ARTICLES, "default": self.default_language},
         )
         candidates = [
             DigestCandidate(
@@ -190,18 +181,26 @@ class Routing:
             )
             for r in rows
         ]  # fmt: skip
-        if any(c.matches for c in candidates):
+        phrases = sorted(set().union(*(c.matches for c in candidates)))
+        follows = "''"
+        if phrases:
             # Only the follows some candidate contains tell readers apart; the rest change nothing.
-            await tx.execute(
-                "UPDATE temp.digest_due SET follows = coalesce(("
-                " SELECT group_concat(folded, '|') FROM (SELECT f.folded FROM follows f "
-                "  WHERE f.chat_id = digest_due.chat_id AND f.folded IN ("
-                "   SELECT m.folded FROM article_matches m "
-                "   WHERE m.article_id > :low AND m.article_id <= :high)"
-                "  ORDER BY f.folded)), '') "
-                "WHERE active",
-                {"low": low, "high": high},
+            await tx.execute("CREATE TEMP TABLE digest_phrases (folded TEXT PRIMARY KEY) WITHOUT ROWID")
+            await tx.executemany("INSERT INTO temp.digest_phrases VALUES (?)", [(p,) for p in phrases])
+            # (+f.folded: walk the reader's few follows, never probe every phrase for every reader)
+            follows = (
+                "coalesce((SELECT group_concat(folded, '|') FROM (SELECT f.folded FROM follows f "
+                " WHERE f.chat_id = c.chat_id AND +f.folded IN temp.digest_phrases ORDER BY f.folded)), '')"
             )
+        await tx.execute(
+            "CREATE TEMP TABLE digest_due AS "
+            "SELECT c.chat_id, c.digest_next AS slot, c.digest_times AS times, "
+            " (c.subscribed = 1 AND c.reachable = 1) AS active, "
+            f" {READER_LANGUAGES} AS langs, coalesce(c.muted_sections, '') AS muted, "
+            f" coalesce(c.digest_after, :high) AS after, {follows} AS follows, "
+            f" {quiet_at(':minute')} AS silent " + due,
+            {"now": now, "minute": minute, "limit": limit, "high": high},
+        )
         profiles = [
             DigestProfile(r[0], r[1], r[2], r[3], r[4])
             for r in await tx.fetchall(
@@ -221,11 +220,14 @@ class Routing:
     ) -> int:
         """Queue one shared digest per distinct content for temp.digest_due, and advance those readers."""
         plan = []
+        shared: dict[tuple[float, DigestContent], int] = {}  # many profiles, few distinct digests
         for profile, content in contents.items():
             if content.article_ids:  # an empty digest sends nothing; the reader still moves on
-                broadcast_id = await self._digest_broadcast(tx, profile.slot, content)
+                key = (profile.slot, content)
+                if key not in shared:
+                    shared[key] = await self._digest_broadcast(tx, profile.slot, content)
                 plan.append((profile.slot, profile.languages, profile.muted, profile.after, profile.follows,
-                             broadcast_id))  # fmt: skip
+                             shared[key]))  # fmt: skip
         queued = 0
         if plan:
             await tx.execute(
@@ -253,15 +255,18 @@ class Routing:
                 "WHERE chat_id IN (SELECT chat_id FROM temp.digest_due WHERE times IS ?)",
                 (slot, batch.max_id, times),
             )
-        await _drop(tx, "digest_due", "digest_plan")
+        await _drop(tx, "digest_due", "digest_plan", "digest_phrases")
         return queued
 
     async def _digest_broadcast(self, tx: Transaction, slot: float, content: DigestContent) -> int:
         """The digest broadcast of this content at this slot, shared by every reader who gets it."""
         ids = ",".join(str(i) for i in content.article_ids)
         ref = f"{int(slot)}:{hashlib.sha1(f'{ids}|{content.more}'.encode()).hexdigest()}"
-        await tx.execute("INSERT OR IGNORE INTO broadcasts (kind, ref) VALUES (?, ?)", (DIGEST_KIND, ref))
-        row = await tx.fetchone("SELECT id FROM broadcasts WHERE kind = ? AND ref = ?", (DIGEST_KIND, ref))
+        row = await tx.fetchone(
+            "INSERT INTO broadcasts (kind, ref) VALUES (?, ?) "
+            "ON CONFLICT (kind, ref) DO UPDATE SET ref = excluded.ref RETURNING id",
+            (DIGEST_KIND, ref),
+        )
         assert row is not None
         await tx.execute(
             "INSERT OR IGNORE INTO digests (broadcast_id, article_ids, more) VALUES (?, ?, ?)",
@@ -405,6 +410,12 @@ class Routing:
             )
         await _drop(tx, "quiet_due", "quiet_articles", "quiet_held", "quiet_lists", "quiet_plan")
         return queued
+
+
+async def _newest_article(tx: Transaction) -> int:
+    row = await tx.fetchone("SELECT coalesce(max(id), 0) FROM articles")
+    assert row is not None
+    return int(row[0])
 
 
 async def _drop(tx: Transaction, *tables: str) -> None:

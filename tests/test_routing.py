@@ -17,7 +17,7 @@ from telegram.ext import Application
 
 from bot.delivery import DeliveryEngine
 from bot.drafts import make_draft
-from bot.publishing import announce
+from bot.publishing import queue_for_readers
 from bot.readers.digests import digest_renderer, queue_due_digests, release_quiet
 from bot.readers.schedule import next_quiet_end, next_slot, parse_minute
 from bot.settings import Settings
@@ -92,7 +92,7 @@ async def publish_at(
             " created_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch') WHERE id = ?",
             (language, section, int(breaking), clock().timestamp(), article.id),
         )
-        await announce(store, tx, article)
+        await queue_for_readers(store, tx, article)
     return article.id
 
 

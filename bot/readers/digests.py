@@ -23,7 +23,7 @@ RELEASE_ONE_BY_ONE = (
     3  # after quiet hours, up to this many held articles come one by one, more as one message
 )
 LATEST_HINT = 10  # "N more: /latest 10" (/latest lists at most 10)
-BATCH = 10_000  # due readers per transaction
+BATCH = 5_000  # due readers per transaction: about 100-200 ms of write lock each
 QUIET_MARGIN = 600.0  # seconds before quiet hours began an article may have been created and still held
 
 
