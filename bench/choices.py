@@ -71,9 +71,9 @@ def at(hhmm: str, day: date = DAY) -> float:
 def populate(db: Path, subscribers: int, *, digest_share: int = 5, quiet: bool = True) -> None:
     """Bulk setup in SQLite itself (not timed; this process's memory stays out of it).
 
-    Chat i: English interface when i % 4 == 0; both languages when i % 7 == 0; section 2 + (i / 7) % 5 muted when
-    (i / 3) is even; 5 followed words when i % 10 == 7; digest at 08:00 when i % digest_share == 1; quiet hours
-    23:00-07:00 when i % 10 == 3.
+    Chat i: English interface when i % 4 == 0; both languages when i % 7 == 0; section 2 + (i / 7) % 5
+    muted when (i / 3) is even; 5 followed words when i % 10 == 7; digest at 08:00 when
+    i % digest_share == 1; quiet hours 23:00-07:00 when i % 10 == 3.
     """
     with sqlite3.connect(db) as connection:
         connection.executemany("INSERT OR IGNORE INTO sections VALUES (?, ?, ?, ?, '2026-03-10T00:00:00Z')",
