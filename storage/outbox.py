@@ -303,22 +303,32 @@ class Outbox:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO chats (chat_id, chat_type, title, language_code, language, subscribed, "
-                " reachable, subscribed_at) "
-                "SELECT ?, 'supergroup', title, language_code, language, subscribed, 1, subscribed_at "
+                " reachable, subscribed_at, languages, muted_sections, digest_times, digest_next, "
+                " digest_after, quiet_start, quiet_end, quiet_next_end) "
+                "SELECT ?, 'supergroup', title, language_code, language, subscribed, 1, subscribed_at, "
+                " languages, muted_sections, digest_times, digest_next, digest_after, "
+                " quiet_start, quiet_end, quiet_next_end "
                 "FROM chats WHERE chat_id = ? "
                 "ON CONFLICT (chat_id) DO UPDATE SET "
                 " subscribed = max(chats.subscribed, excluded.subscribed), reachable = 1, "
                 f" language = coalesce(chats.language, excluded.language), updated_at = {_NOW}",
                 (new_chat_id, old_chat_id),
             )
+            # The group's choices go with it: its followed words too; the old id gets no digests any more.
             await tx.execute(
-                f"UPDATE chats SET subscribed = 0, reachable = 0, updated_at = {_NOW} WHERE chat_id = ?",
+                "INSERT OR IGNORE INTO follows (chat_id, folded, phrase) "
+                "SELECT ?, folded, phrase FROM follows WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            await tx.execute(
+                f"UPDATE chats SET subscribed = 0, reachable = 0, digest_next = NULL, quiet_next_end = NULL, "
+                f" updated_at = {_NOW} WHERE chat_id = ?",
                 (old_chat_id,),
             )
             movable = "chat_id = ? AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))"
             await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts) "
-                f"SELECT broadcast_id, ?, attempts FROM deliveries WHERE {movable}",
+                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts, silent, matched) "
+                f"SELECT broadcast_id, ?, attempts, silent, matched FROM deliveries WHERE {movable}",
                 (new_chat_id, old_chat_id, owner),
             )
             await tx.execute(f"DELETE FROM deliveries WHERE {movable}", (old_chat_id, owner))

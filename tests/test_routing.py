@@ -506,3 +506,23 @@ async def test_the_per_minute_check_with_nobody_due_reads_only_the_two_partial_i
     ]
     clock.set_istanbul(NEXT_DAY, "07:00")
     assert await store.routing.anyone_due(clock().timestamp())
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_choices(bot, clock):
+    store = store_of(bot)
+    old, new = -901, -1_000_000_000_901
+    await store.chats.touch(old, "group", None)
+    await store.chats.subscribe(old)
+    await store.readers.set_languages(old, ["tr"])
+    await store.readers.mute_section(old, ECONOMY)
+    await store.readers.follow(old, "deprem", "Deprem")
+    await set_digest(store, clock, old, "08:00")
+    await store.outbox.migrate_chat(old, new)
+    db = bot.bot_data.settings.db_path
+    for column, value in (("languages", "tr"), ("muted_sections", ",2,"), ("digest_times", "08:00")):
+        assert chat_value(db, new, column) == value
+    assert chat_value(db, old, "digest_next") is None, "the old id is not due any more"
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT phrase FROM follows WHERE chat_id = ?", (new,)).fetchall() == [
+            ("Deprem",)
+        ]
