@@ -13,7 +13,7 @@ ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachab
 # Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one. "readers": the
 # subscribers an article's routing takes (storage/routing.py ROUTED_FILL), chunked over all of them.
 AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS, "readers": ACTIVE_SUBSCRIBERS}
-FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock
+FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock, 100-200 ms routing an article
 CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 

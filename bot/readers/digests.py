@@ -23,7 +23,8 @@ RELEASE_ONE_BY_ONE = (
     3  # after quiet hours, up to this many held articles come one by one, more as one message
 )
 LATEST_HINT = 10  # "N more: /latest 10" (/latest lists at most 10)
-BATCH = 5_000  # due readers per transaction: about 100-200 ms of write lock each
+BATCH = 5_000  # due digest readers per transaction: about 100-200 ms of write lock each
+QUIET_BATCH = 2_000  # readers whose quiet hours ended, per transaction (their releases write more)
 QUIET_MARGIN = 600.0  # seconds before quiet hours began an article may have been created and still held
 
 
@@ -80,7 +81,7 @@ async def queue_due_digests(store: Store, now: float, *, batch: int = BATCH) -> 
     return RunReport(readers, queued, len(contents))
 
 
-async def release_quiet(store: Store, now: float, *, batch: int = BATCH) -> RunReport:
+async def release_quiet(store: Store, now: float, *, batch: int = QUIET_BATCH) -> RunReport:
     """Readers whose quiet hours ended get what was held: a few articles one by one, more as one message."""
     slot = now - now % 60
     readers = queued = 0
