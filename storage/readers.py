@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage.database import Database
+from storage.folding import fold_text
 
 MAX_FOLLOWS = 20
 
@@ -42,28 +45,32 @@ class Readers:
             (f",{section_id},", chat_id),
         )
 
-    async def follow(self, chat_id: int, folded: str, phrase: str) -> bool:
-        """Follow a folded phrase (as typed: `phrase`); False when the chat already follows MAX_FOLLOWS."""
+    async def follow(self, chat_id: int, phrases: Sequence[str]) -> int:
+        """Follow phrases (kept as typed, keyed folded), at most MAX_FOLLOWS per chat; how many were new."""
+        added = 0
         async with self._db.transaction() as tx:
-            row = await tx.fetchone("SELECT count(*) FROM follows WHERE chat_id = ?", (chat_id,))
-            exists = await tx.fetchone(
-                "SELECT 1 FROM follows WHERE chat_id = ? AND folded = ?", (chat_id, folded)
-            )
-            if exists is None and row is not None and row[0] >= MAX_FOLLOWS:
-                return False
-            await tx.execute(
-                "INSERT INTO follows (chat_id, folded, phrase) VALUES (?, ?, ?) "
-                "ON CONFLICT (chat_id, folded) DO UPDATE SET phrase = excluded.phrase",
-                (chat_id, folded, phrase),
-            )
-        return True
+            rows = await tx.fetchall("SELECT folded FROM follows WHERE chat_id = ?", (chat_id,))
+            followed = {row[0] for row in rows}
+            for phrase in phrases:
+                folded = fold_text(phrase)
+                if folded and folded not in followed and len(followed) < MAX_FOLLOWS:
+                    await tx.execute(
+                        "INSERT INTO follows (chat_id, folded, phrase) VALUES (?, ?, ?)",
+                        (chat_id, folded, phrase),
+                    )
+                    followed.add(folded)
+                    added += 1
+        return added
 
-    async def unfollow(self, chat_id: int, folded: str) -> bool:
-        """Stop following a folded phrase; whether it was followed."""
-        return (
-            await self._db.execute("DELETE FROM follows WHERE chat_id = ? AND folded = ?", (chat_id, folded))
-            > 0
-        )
+    async def unfollow(self, chat_id: int, phrases: Sequence[str]) -> int:
+        """Stop following phrases, matched folded ("cankiri" removes "Çankırı"); how many were followed."""
+        removed = 0
+        async with self._db.transaction() as tx:
+            for phrase in phrases:
+                removed += await tx.execute(
+                    "DELETE FROM follows WHERE chat_id = ? AND folded = ?", (chat_id, fold_text(phrase))
+                )
+        return removed
 
     async def set_digest(self, chat_id: int, times: str | None, next_slot: float | None) -> None:
         """Digest times ("08:00,18:30") and the next slot; turning digests on starts after today's newest."""

@@ -180,8 +180,8 @@ async def test_a_muted_section_is_skipped_but_a_followed_word_beats_it_and_is_na
     await store.readers.set_languages(everyone, ["en", "tr"])
     for chat in (muted, follower):
         await store.readers.mute_section(chat, ECONOMY)
-    await store.readers.follow(follower, "cankiri", "cankiri")
-    await store.readers.follow(fan, "cankiri", "Çankırı")
+    await store.readers.follow(follower, ["cankiri"])
+    await store.readers.follow(fan, ["Çankırı"])
 
     await publish_at(store, clock, "Çankırı'da yeni fabrika açıldı", section=ECONOMY)
     await publish_at(store, clock, "Faiz kararı açıklandı", section=ECONOMY)
@@ -291,7 +291,7 @@ async def test_more_than_three_held_articles_arrive_as_one_message(bot, telegram
     await set_quiet(store, clock, quiet, "23:00", "07:00")
     other_quiet = await subscriber(store, 412)  # the same night: they share one message
     await set_quiet(store, clock, other_quiet, "23:00", "07:00")
-    await store.readers.follow(quiet, "deprem", "deprem")
+    await store.readers.follow(quiet, ["deprem"])
     titles = ["Birinci", "İkinci", "Deprem uyarısı", "Dördüncü", "Beşinci"]
     for index, title in enumerate(titles):
         clock.advance(minutes=30)
@@ -344,7 +344,7 @@ async def test_the_digest_comes_at_its_minute_with_followed_and_breaking_first(b
     reader = await subscriber(store, 501)
     await set_digest(store, clock, reader, "08:00, 18:30")
     await store.readers.mute_section(reader, ECONOMY)
-    await store.readers.follow(reader, "cankiri", "Çankırı")
+    await store.readers.follow(reader, ["Çankırı"])
     ids = []
     for number in range(1, 13):
         clock.advance(minutes=3)
@@ -515,7 +515,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_choices(bot, clock):
     await store.chats.subscribe(old)
     await store.readers.set_languages(old, ["tr"])
     await store.readers.mute_section(old, ECONOMY)
-    await store.readers.follow(old, "deprem", "Deprem")
+    await store.readers.follow(old, ["Deprem"])
     await set_digest(store, clock, old, "08:00")
     await store.outbox.migrate_chat(old, new)
     db = bot.bot_data.settings.db_path
