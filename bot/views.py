@@ -82,11 +82,11 @@ def section_keyboard(
     label = cut_text(label, 40)
     if muted:
         button = InlineKeyboardButton(
-            renderer.label(lang, "unmute_section", label), callback_data=f"unmute:{section_id}"
+            renderer.label(lang, "unmute_button", label), callback_data=f"unmute:{section_id}"
         )
     else:
         button = InlineKeyboardButton(
-            renderer.label(lang, "mute_section", label), callback_data=f"mute:{section_id}"
+            renderer.label(lang, "mute_button", label), callback_data=f"mute:{section_id}"
         )
     return InlineKeyboardMarkup([[button]])
 
