@@ -88,11 +88,12 @@ async def test_a_member_cannot_subscribe_the_group_by_command_or_by_a_shared_art
     app, telegram, member: Reader, admin: Reader
 ):
     article = await add_article(app)
-    assert (await member.says("/subscribe")).plain == ADMINS_ONLY
     # t.me/bot?startgroup=a12: the shared article in the group, with a Subscribe button anyone can press
     shown = await member.says(f"/start@newsbot_test_bot a{article.id}")
     assert await member.presses("Abone ol", on=shown) == []  # nothing posted, the button stays
     assert alert(telegram).text == ADMINS_ONLY_ALERT and alert(telegram).show_alert
+    assert not (await group_record(app)).subscribed
+    assert (await member.says("/subscribe")).plain == ADMINS_ONLY
     assert not (await group_record(app)).subscribed
     assert any("Abone oldunuz" in m.plain for m in await admin.presses("Abone ol", on=shown))
     assert (await group_record(app)).subscribed
@@ -164,17 +165,6 @@ async def test_the_groups_admins_and_anonymous_admins_change_it(app, telegram, m
     assert sorted(set(asked)) == [MEMBER, ADMIN, CREATOR, ANONYMOUS]  # never GroupAnonymousBot's id
 
 
-async def test_an_anonymous_admins_message_needs_no_lookup_and_a_private_chat_none(app, telegram, group):
-    anonymous = Reader(app, telegram, ANONYMOUS, chat=group, anonymous=True)
-    await anonymous.says("/weathertime 06:45")
-    reader = Reader(app, telegram, 7201)
-    await reader.says("/subscribe")
-    (await reader.presses("English", on=await reader.says("/language")))
-    await reader.says("/province İzmir")
-    assert telegram.member_lookups() == []
-    assert (await weather_settings(app)).weather_time == "06:45"
-
-
 async def test_a_channels_own_post_comes_from_its_admins(app, telegram):
     channel = make_chat(-1_001_234_567_100, "channel", "Haber Kanalı")
     post = Update.de_json(message_update(make_user(1), "/subscribe", chat=channel), app.bot)
@@ -201,6 +191,14 @@ async def test_a_failed_lookup_refuses_logs_one_line_and_is_not_remembered(app, 
 async def test_lookups_are_remembered_per_chat_and_user_for_a_minute(app, telegram, member, admin):
     clock = MovingClock()
     app.bot_data.clock = clock
+    # No lookup at all where the update itself settles it: an anonymous admin's message, a private chat.
+    anonymous = Reader(app, telegram, ANONYMOUS, chat=GROUP, anonymous=True)
+    assert "06:45" in (await anonymous.says("/weathertime 06:45")).plain
+    reader = Reader(app, telegram, 7201)
+    await reader.says("/subscribe")
+    await reader.presses("English", on=await reader.says("/language"))
+    await reader.says("/province İzmir")
+    assert telegram.member_lookups() == []
     prompt = await admin.says("/language")
     await admin.presses("Türkçe", on=prompt)
     await admin.says("/province Ankara")
@@ -222,6 +220,15 @@ async def test_questions_at_the_same_moment_share_one_lookup(app, telegram, admi
     telegram.latency = 0.2  # every call takes a while, so both presses are waiting at once
     await asyncio.gather(admin.send("/weathertime 07:00"), admin.send("/province Bursa"))
     assert len(telegram.member_lookups(GROUP_ID)) == 1
+
+
+async def test_the_memory_of_answers_is_bounded_oldest_first(app, telegram, group):
+    admins = ChatAdmins(max_entries=2)
+    for user_id in (MEMBER, ADMIN, CREATOR, MEMBER):
+        await admins.is_admin(app.bot, GROUP_ID, user_id, 0.0)
+    assert await admins.is_admin(app.bot, GROUP_ID, CREATOR, 0.0)  # still remembered
+    asked = [r.params["user_id"] for r in telegram.member_lookups(GROUP_ID)]
+    assert asked == [MEMBER, ADMIN, CREATOR, MEMBER]  # the first answer about MEMBER had to go
 
 
 # --- operator commands ----------------------------------------------------------------------------------
