@@ -44,7 +44,8 @@ _QUIET = (
 )
 _SILENCE_QUIET = (
     "UPDATE deliveries SET silent = 1 WHERE broadcast_id = :broadcast AND chat_id IN ("
-    f" SELECT chat_id FROM chats WHERE province = :plate AND weather_alerts = 1 AND {_QUIET})"
+    " SELECT chat_id FROM chats WHERE province = :plate AND weather_alerts = 1 AND reachable = 1"
+    f" AND {_QUIET})"
 )
 
 
