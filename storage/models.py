@@ -184,14 +184,15 @@ class StatsOverview:
 
 @dataclass(frozen=True)
 class Section:
-    """An outlet's section ("Ekonomi/Economy"); id 1 is General."""
+    """A group of articles readers switch on and off ("Ekonomi/Economy"); id 1 is General."""
 
     id: int
+    key: str
     label_tr: str
     label_en: str
 
     def label(self, lang: str) -> str:
-        """The label in a reader's language."""
+        """The label in a reader's language (English for anything but Turkish, as the interface)."""
         return self.label_tr if lang == "tr" else self.label_en
 
 

@@ -43,8 +43,8 @@ class Readers:
 
     async def sections(self) -> list[Section]:
         """Every section that exists, General first, in the order they were created."""
-        rows = await self._db.fetchall("SELECT id, label_tr, label_en FROM sections ORDER BY id")
-        return [Section(row["id"], row["label_tr"], row["label_en"]) for row in rows]
+        rows = await self._db.fetchall("SELECT id, key, label_tr, label_en FROM sections ORDER BY id")
+        return [Section(row["id"], row["key"], row["label_tr"], row["label_en"]) for row in rows]
 
     async def set_languages(self, chat_id: int, languages: Iterable[str] | None) -> None:
         """Store the article languages ("en,tr", sorted); None or nothing = the interface language."""
