@@ -103,7 +103,7 @@ async def test_a_database_from_a_newer_newsbot_is_refused_and_left_alone(tmp_pat
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     connection.close()
     assert tables == {"schema_migrations"}, "never half-used: no migration ran"
-    assert 12 not in {version for version, _, _ in available_migrations()}
+    assert 9999 not in {version for version, _, _ in available_migrations()}
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
