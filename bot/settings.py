@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.sources.addresses import FetchAllow
+
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
 MIN_FEED_INTERVAL = 1.0
@@ -35,6 +37,7 @@ class Settings:
     webhook_secret: str | None = None
     log_level: str = "INFO"
     retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
+    fetch_allow: FetchAllow = field(default_factory=FetchAllow)  # private hosts content fetches may reach
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
 
@@ -76,6 +79,7 @@ class Settings:
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
             retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
+            fetch_allow=_fetch_allow(get("NEWSBOT_FETCH_ALLOW")),
         )
 
     def webhook_secret_token(self) -> str:
@@ -164,6 +168,14 @@ def _secret(value: str | None) -> str | None:
     if not 1 <= len(value) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
         raise SettingsError("NEWSBOT_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
     return value
+
+
+def _fetch_allow(value: str | None) -> FetchAllow:
+    """Hosts, addresses and CIDR ranges content fetches may reach although they are not public."""
+    try:
+        return FetchAllow.parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"NEWSBOT_FETCH_ALLOW: {exc}") from None
 
 
 def _log_level(value: str | None) -> str:

@@ -11,22 +11,12 @@ from bot.readers.panel import mute_data, parse_mute_data, replace_button, screen
 from bot.readers.parsing import parse_languages, shown
 from bot.readers.service import ReaderService
 from bot.views import RenderedMessage
-from handlers.subscription import may_manage
+from handlers.access import chat_admins_only
 
 
 def readers(context: NewsbotContext) -> ReaderService:
     """The reader-choices service on this bot's store and clock."""
     return ReaderService(context.store, context.services.clock)
-
-
-async def may_change(update: Update, context: NewsbotContext) -> bool:
-    """Whether this sender may change the chat's choices: anyone in private, only admins in groups."""
-    return await may_manage(update, context)
-
-
-async def refuse_press(query: CallbackQuery, context: NewsbotContext) -> None:
-    """A group member pressed a button that changes the group's settings: say why nothing happened."""
-    await query.answer(context.label("admins_only_change"), show_alert=True)
 
 
 async def send_screen(update: Update, context: NewsbotContext, name: str) -> None:
@@ -48,17 +38,20 @@ async def edit(query: CallbackQuery, message: RenderedMessage) -> None:
 
 
 async def languages(update: Update, context: NewsbotContext) -> None:
-    """`/languages` alone: buttons; `/languages en|tr|both` sets the article languages."""
-    text = " ".join(context.args or [])
-    if not text:
-        await send_screen(update, context, "l")
+    """`/languages` alone shows buttons (to anyone); `/languages en|tr|both` sets the article languages."""
+    if context.args:
+        await change_languages(update, context)
         return
+    await send_screen(update, context, "l")
+
+
+@chat_admins_only
+async def change_languages(update: Update, context: NewsbotContext) -> None:
+    """`/languages en|tr|both`: the languages of the articles the chat gets."""
+    text = " ".join(context.args or [])
     chosen = parse_languages(text)
     if chosen is None:
         await context.reply(update, "languages_usage", given=shown(text))
-        return
-    if not await may_change(update, context):
-        await context.reply(update, "choices_admins_only")
         return
     await readers(context).set_languages(update.effective_chat.id, chosen)
     await context.reply(update, "languages_set", languages=chosen)
@@ -69,6 +62,7 @@ async def topics(update: Update, context: NewsbotContext) -> None:
     await send_screen(update, context, "s")
 
 
+@chat_admins_only
 async def mute_button(update: Update, context: NewsbotContext) -> None:
     """🔕 under a pushed article mutes its section and turns into 🔔 (undo); every press is answered."""
     query = update.callback_query
@@ -77,9 +71,6 @@ async def mute_button(update: Update, context: NewsbotContext) -> None:
         await query.answer(context.label("button_expired"))
         return
     mute, section_id = parsed
-    if not await may_change(update, context):
-        await refuse_press(query, context)
-        return
     section = await readers(context).set_section(update.effective_chat.id, section_id, on=not mute)
     if section is None:
         await query.answer(context.label("button_expired"))

@@ -7,7 +7,8 @@ from telegram.ext import Application, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.readers.parsing import parse_phrases
-from handlers.choices import may_change, readers, send_screen
+from handlers.access import chat_admins_only
+from handlers.choices import readers, send_screen
 from storage.readers import MAX_FOLLOWS
 
 
@@ -20,12 +21,18 @@ def _arguments(update: Update) -> str:
 
 async def follow(update: Update, context: NewsbotContext) -> None:
     """`/follow Çankırı, deprem` follows each phrase; `/follow` alone lists them with remove buttons."""
-    phrases = parse_phrases(_arguments(update))
-    if not phrases.valid and not phrases.invalid:
-        await send_screen(update, context, "f")
+    if _arguments(update).strip():
+        await add_follows(update, context)
         return
-    if phrases.valid and not await may_change(update, context):
-        await context.reply(update, "choices_admins_only")
+    await send_screen(update, context, "f")
+
+
+@chat_admins_only
+async def add_follows(update: Update, context: NewsbotContext) -> None:
+    """Follow each phrase after /follow; say what was added, known, over the limit or unusable."""
+    phrases = parse_phrases(_arguments(update))
+    if not phrases.valid and not phrases.invalid:  # only commas and spaces
+        await send_screen(update, context, "f")
         return
     chat_id = update.effective_chat.id
     service = readers(context)
@@ -44,12 +51,18 @@ async def follow(update: Update, context: NewsbotContext) -> None:
 
 async def unfollow(update: Update, context: NewsbotContext) -> None:
     """`/unfollow Çankırı` stops following (any spelling); alone it lists the phrases with remove buttons."""
-    phrases = parse_phrases(_arguments(update))
-    if not phrases.valid and not phrases.invalid:
-        await send_screen(update, context, "f")
+    if _arguments(update).strip():
+        await remove_follows(update, context)
         return
-    if phrases.valid and not await may_change(update, context):
-        await context.reply(update, "choices_admins_only")
+    await send_screen(update, context, "f")
+
+
+@chat_admins_only
+async def remove_follows(update: Update, context: NewsbotContext) -> None:
+    """Stop following each phrase after /unfollow; say what was removed and what is left."""
+    phrases = parse_phrases(_arguments(update))
+    if not phrases.valid and not phrases.invalid:  # only commas and spaces
+        await send_screen(update, context, "f")
         return
     chat_id = update.effective_chat.id
     service = readers(context)

@@ -7,7 +7,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.readers.panel import PANEL_PREFIX, apply, parse_panel_data, screen
-from handlers.choices import edit, may_change, readers, refuse_press, send_screen
+from handlers.access import chat_admins_only
+from handlers.choices import edit, readers, send_screen
 
 
 async def settings(update: Update, context: NewsbotContext) -> None:
@@ -16,27 +17,36 @@ async def settings(update: Update, context: NewsbotContext) -> None:
 
 
 async def panel_button(update: Update, context: NewsbotContext) -> None:
-    """Show another screen or change a choice, then show the screen again; every press is answered."""
+    """Show another screen (anyone may look), or change a choice; every press is answered."""
     query = update.callback_query
     action = parse_panel_data(query.data)
     if action is None:
         await query.answer(context.label("button_expired"))
         return
-    chat_id = update.effective_chat.id
-    service = readers(context)
     if action.changes:
-        if not await may_change(update, context):
-            await refuse_press(query, context)
-            return
-        if not await apply(service, chat_id, action):
-            await query.answer(context.label("button_expired"))
-        else:
-            await query.answer(context.label("setting_saved"))
-    else:
-        await query.answer()
-    panel = await service.panel(chat_id)
+        await change_by_button(update, context)
+        return
+    await query.answer()
+    await _show(update, context, action.screen)
+
+
+@chat_admins_only
+async def change_by_button(update: Update, context: NewsbotContext) -> None:
+    """Change the choice a button names, then show its screen again with the change."""
+    query = update.callback_query
+    action = parse_panel_data(query.data)
+    assert action is not None, "panel_button parsed it"
+    if await apply(readers(context), update.effective_chat.id, action):
+        await query.answer(context.label("setting_saved"))
+    else:  # a section or followed phrase that is gone: the screen shows what is there now
+        await query.answer(context.label("button_expired"))
+    await _show(update, context, action.screen)
+
+
+async def _show(update: Update, context: NewsbotContext, name: str) -> None:
+    panel = await readers(context).panel(update.effective_chat.id)
     if panel is not None:
-        await edit(query, screen(context.renderer, context.lang, action.screen, panel))
+        await edit(update.callback_query, screen(context.renderer, context.lang, name, panel))
 
 
 def register(application: Application) -> None:

@@ -466,7 +466,7 @@ async def test_a_group_member_cannot_change_the_groups_choices(app, telegram, gr
     await admin.says("/follow deprem")
     before = await choices(app, member)
     refusal = await member.says(command)
-    assert "Only the group's admins can change the group's settings" in refusal.plain
+    assert "Only the group's admins can change this." in refusal.plain
     assert await choices(app, member) == before
 
 
@@ -476,7 +476,7 @@ async def test_a_group_member_may_look_but_not_press(app, telegram, group):
     answers = await member.presses("Both", on=panel)
     assert answers == [], "nothing edited"
     refusal = list(telegram.answered_callbacks.values())[-1]
-    assert refusal.text == "Only the group's admins can change the group's settings." and refusal.show_alert
+    assert refusal.text == "Only the group's admins can change this." and refusal.show_alert
     assert not (await choices(app, member)).languages_chosen
     (sections,) = await member.presses("📂 Sections", on=panel)  # looking around is fine
     assert "✅ General" in texts(sections)
