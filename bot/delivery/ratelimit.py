@@ -213,7 +213,9 @@ class _PriorityGate:
         self._reserve = max(0, min(reserve, limit - 1))
         share = max(0, min(share, limit // 2))
         # Broadcast sends in the current window, up to the share they are owed however many readers wait.
-        self._shared = SlidingWindow(share, period) if share else None
+        # Counted over one spacing less than the window: a smoothed grant comes up to a spacing after the
+        # moment the share is owed, and the share is meant per window, not per window + spacing.
+        self._shared = SlidingWindow(share, period - spacing) if share and spacing < period else None
         self._woken_broadcasts: set[asyncio.Future[None]] = set()  # woken from the broadcast queue, not run
         self._clock = clock
         self._readers: deque[asyncio.Future[None]] = deque()

@@ -109,9 +109,9 @@ class UserThrottle:
         if now < state.quiet_until:
             return Verdict.DROP
         if over:
-            state.quiet_until = now + self.quiet
             if state.tripped:  # the quiet time is over but the flood is not: stay quiet, say nothing
                 return Verdict.DROP
+            state.quiet_until = now + self.quiet
             state.tripped = True
             return Verdict.NOTICE
         state.tripped = False
