@@ -117,7 +117,8 @@ async def run(db: Path, flood: int, readers: int) -> None:
     print(
         f"readers: {len(waits)} of {len(asked)} answered; wait p50 {statistics.median(waits):.0f} ms, "
         f"max {max(waits):.0f} ms\n"
-        f"flooder: {flood} commands, {len(to_flooder)} messages back: {to_flooder}\n"
+        f"flooder: {flood} commands, {len(to_flooder)} messages back: "
+        f"{', '.join(f'{n} x {text[:24]!r}' for text, n in Counter(to_flooder).items())}\n"
         f"broadcast from the flood until the last reader's answer: {per_second} messages per second; "
         f"{len(broadcast)} sent in all\n"
         f"429s: {sum(report['violations'].values())} {report['violations'] or ''}"
