@@ -133,6 +133,7 @@ async def _post_init(application: Application) -> None:
         ),
     )
     services.delivery.register_renderer("weather", services.weather.render_broadcast)
+    services.delivery.register_renderer("weather_alert", services.weather.render_alert)
     await services.delivery.start()
     # Everything loaded so far lives until exit; freezing it keeps full garbage collections short, because a
     # 30 ms collection between counting a send and making it is exactly the jitter that breaks a window.

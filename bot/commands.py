@@ -39,6 +39,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("province"),
     CommandInfo("weather"),
     CommandInfo("weathertime"),
+    CommandInfo("weatheralerts"),
     CommandInfo("search"),
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),

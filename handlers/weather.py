@@ -1,4 +1,4 @@
-"""/province, /weather, /weathertime and their buttons: parse, ask the weather service, render, reply."""
+"""/province, /weather, /weathertime, /weatheralerts and buttons: parse, ask the service, render, reply."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from bot.weather.picker import (
     suggestion_keyboard,
 )
 from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province
-from bot.weather.pushtime import parse_push_time
+from bot.weather.pushtime import parse_push_time, parse_switch
 from bot.weather.service import WeatherService
 from handlers.access import chat_admins_only
 from storage.models import WeatherSettings
@@ -123,15 +123,46 @@ async def _matched_or_explained(
     return result.province
 
 
+async def weatheralerts(update: Update, context: NewsbotContext) -> None:
+    """`/weatheralerts on|off` switches severe-weather alerts; alone it shows the setting (to anyone)."""
+    if context.args:
+        await change_weatheralerts(update, context)
+        return
+    settings = await context.store.weather.settings(update.effective_chat.id)
+    await context.reply(update, "weatheralerts_status", **_alerts_described(settings))
+
+
+@chat_admins_only
+async def change_weatheralerts(update: Update, context: NewsbotContext) -> None:
+    """`/weatheralerts on` or `off`: the chat's severe-weather alerts."""
+    args = context.args or []
+    choice = parse_switch(args[0]) if len(args) == 1 else None
+    if choice is None:
+        await context.reply(update, "weatheralerts_usage", given=_shown(" ".join(args)))
+        return
+    settings = await context.store.weather.set_alerts(update.effective_chat.id, choice)
+    await context.reply(update, "weatheralerts_set", **_alerts_described(settings))
+
+
 def _described(settings: WeatherSettings) -> dict[str, str | None]:
     home = by_plate(settings.province) if settings.province is not None else None
     return {"province": home.name if home else None, "weather_time": settings.weather_time}
 
 
+def _alerts_described(settings: WeatherSettings) -> dict[str, object]:
+    home = by_plate(settings.province) if settings.province is not None else None
+    return {"province": home.name if home else None, "alerts": settings.alerts}
+
+
 async def _set_province(update: Update, context: NewsbotContext, plate: int) -> str:
     """Store the choice and render its confirmation by the official name."""
     settings = await context.store.weather.set_province(update.effective_chat.id, plate)
-    return context.render("province_set", province=by_plate(plate).name, weather_time=settings.weather_time)
+    return context.render(
+        "province_set",
+        province=by_plate(plate).name,
+        weather_time=settings.weather_time,
+        alerts=settings.alerts,
+    )
 
 
 async def _edit(query: CallbackQuery, message: RenderedMessage) -> None:
@@ -153,5 +184,6 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("province", province))
     application.add_handler(CommandHandler("weather", weather))
     application.add_handler(CommandHandler("weathertime", weathertime))
+    application.add_handler(CommandHandler("weatheralerts", weatheralerts))
     application.add_handler(CallbackQueryHandler(picker_button, pattern=f"^{PICKER_PREFIX}"))
     application.add_handler(CallbackQueryHandler(weather_button, pattern=f"^{WEATHER_PREFIX}"))

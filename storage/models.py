@@ -69,14 +69,46 @@ class Forecast:
     weather_code: int | None
     precipitation_probability: int | None
     fetched_at: datetime
+    precipitation_sum: float | None = None  # mm over the day
+    wind_gusts_max: float | None = None  # km/h, the day's strongest gust
+
+
+@dataclass(frozen=True)
+class CurrentConditions:
+    """One province's weather now, as Open-Meteo gave it: `observed_at` is the conditions' own time (UTC)."""
+
+    plate: int
+    observed_at: datetime
+    temperature: float | None
+    weather_code: int | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class WeatherReport:
+    """Everything one Open-Meteo answer holds: daily forecasts and current conditions of every province."""
+
+    forecasts: list[Forecast]
+    current: list[CurrentConditions]
+
+
+@dataclass(frozen=True)
+class WeatherAlert:
+    """A severe-weather finding for one province and day; `value` is the figure that raised it."""
+
+    plate: int
+    day: date
+    kind: str  # see bot/weather/alerts.py ALERT_KINDS
+    value: float | None
 
 
 @dataclass(frozen=True)
 class WeatherSettings:
-    """A chat's home province and morning push time ("HH:MM", None when switched off)."""
+    """A chat's home province, morning push time ("HH:MM", None when switched off) and alerts switch."""
 
     province: int | None
     weather_time: str | None
+    alerts: bool = True
 
 
 @dataclass(frozen=True)
