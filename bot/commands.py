@@ -32,6 +32,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("province"),
     CommandInfo("weather"),
     CommandInfo("weathertime"),
+    CommandInfo("weathermap"),
     CommandInfo("search"),
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),

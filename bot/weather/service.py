@@ -13,6 +13,7 @@ import aiohttp
 from bot.clock import in_istanbul, utc_now
 from bot.render import Renderer
 from bot.views import RenderedMessage
+from bot.weather.buttons import map_keyboard
 from bot.weather.codes import weather_emoji
 from bot.weather.openmeteo import OpenMeteoError, fetch_forecasts
 from bot.weather.provinces import PROVINCES, Province, by_plate
@@ -142,7 +143,7 @@ class WeatherService:
             rain=forecast.precipitation_probability,
             age_hours=self._age_hours(forecast),
         )
-        return RenderedMessage(text)
+        return RenderedMessage(text, map_keyboard(self.renderer, lang, province.plate))
 
     def _age_hours(self, forecast: Forecast) -> int | None:
         """Hours since the fetch once a forecast is stale, so readers see how old it is."""
