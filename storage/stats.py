@@ -19,7 +19,7 @@ EFFECTIVE_LANGUAGE = (
 DAY = 24 * 3600.0
 HOUR = 3600
 SEND_HOURS_KEPT = 31 * 24  # hours of send counts kept: the chart shows 48
-CHART_MIGRATION = 17  # the migration that started recording chat_events and send_hours
+CHART_MIGRATION = 17  # the migration that started recording chat_event_hours and send_hours
 
 
 class Stats:
@@ -58,11 +58,10 @@ class Stats:
     # --- what the charts read (bot/stats/) ------------------------------------------------------------
 
     async def chat_events_by_hour(self, since: float) -> list[tuple[int, str, int]]:
-        """(hour start, kind, count) of subscriber events since `since` (unix time), for the daily chart."""
+        """(hour start, kind, count) of subscriber events from the hour of `since` (unix time) on."""
         rows = await self._db.fetchall(
-            "SELECT CAST(at / 3600 AS INTEGER) * 3600 AS hour, kind, count(*) FROM chat_events "
-            "WHERE at >= ? GROUP BY 1, 2 ORDER BY 1",
-            (since,),
+            "SELECT hour, kind, count FROM chat_event_hours WHERE hour >= ? ORDER BY hour",
+            (int(since // HOUR) * HOUR,),
         )
         return [(row[0], row[1], row[2]) for row in rows]
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from bot.plotting import RENDER_LOCK, new_figure, png_bytes
 from storage.models import BroadcastStatus
@@ -65,55 +69,80 @@ def _render(data: ChartData, labels: Mapping[str, str]) -> bytes:
     return png_bytes(fig)
 
 
+def _bars(ax, x: np.ndarray, bottom: np.ndarray, height: np.ndarray, width: float, colour: str) -> None:
+    """Bars as one collection: a Rectangle per bar (what Axes.bar makes) costs several times more to draw."""
+    left, right = x - width / 2, x + width / 2
+    top = bottom + height
+    boxes = np.stack(
+        [np.column_stack(corner) for corner in ((left, bottom), (left, top), (right, top), (right, bottom))],
+        axis=1,
+    )
+    ax.add_collection(PolyCollection(boxes, facecolors=colour, edgecolors="none"), autolim=False)
+
+
 def _not_recorded(ax, upto: int, count: int, labels: Mapping[str, str]) -> None:
     """Grey out the slots before recording started, and say so."""
     if upto <= 0:
         return
-    ax.axvspan(-0.5, min(upto, count) - 0.5, color=NOT_RECORDED, zorder=0)
+    end = min(upto, count) - 0.5
+    ax.axvspan(-0.5, end, color=NOT_RECORDED, zorder=0)
     ax.text(
-        (min(upto, count) - 1) / 2,
-        0.5,
+        (end - 0.5) / 2,
+        0.9,
         labels["not_recorded"],
         transform=ax.get_xaxis_transform(),
         ha="center",
         va="center",
         fontsize=9,
-        color="#888888",
+        color="#777777",
+        zorder=5,
     )
 
 
 def _subscribers(ax, data: ChartData, labels: Mapping[str, str]) -> None:
-    x = np.arange(len(data.days))
-    joined, left, blocked = (np.array(v) for v in (data.joined, data.left, data.blocked))
-    ax.bar(x, joined, color=JOINED, label=labels["joined"], width=0.8)
-    ax.bar(x, -left, color=LEFT, label=labels["left"], width=0.8)
-    ax.bar(x, -blocked, bottom=-left, color=BLOCKED, label=labels["blocked"], width=0.8)
+    x = np.arange(len(data.days), dtype=float)
+    joined, left, blocked = (np.array(v, dtype=float) for v in (data.joined, data.left, data.blocked))
+    _bars(ax, x, np.zeros_like(x), joined, 0.8, JOINED)
+    _bars(ax, x, -left, left, 0.8, LEFT)
+    _bars(ax, x, -left - blocked, blocked, 0.8, BLOCKED)
     ax.axhline(0, color="#666666", linewidth=0.6)
     _not_recorded(ax, data.days_recorded_from, len(x), labels)
     ax.set_title(labels["subscribers"], loc="left", fontsize=12)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ax.set_xticks(x[::3], [f"{d:%d.%m}" for d in data.days[::3]], fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
     ax.tick_params(axis="y", labelsize=8)
     ax.set_ylabel(labels["per_day"], fontsize=9)
-    top = max(1, int(joined.max(initial=0)), int((left + blocked).max(initial=0)))
-    ax.set_ylim(-top * 1.15, top * 1.15)
-    line = ax.twinx()
+    top = max(1.0, float(joined.max(initial=0)), float((left + blocked).max(initial=0)))
+    ax.set_ylim(-top * 1.15, top * 1.35)
+    # The audience on the same axes, scaled into its upper part and labelled with its own numbers: a second
+    # y axis (twinx) would cost a third of the whole drawing.
     shown = min(data.days_recorded_from, len(x) - 1)  # before recording began the line would be a guess
-    line.plot(
-        x[shown:],
-        data.active[shown:],
-        color=ACTIVE,
-        linewidth=2,
-        marker="o",
-        markersize=3,
-        label=labels["active"],
+    active = np.array(data.active[shown:], dtype=float)
+    low, high = float(active.min(initial=0)), float(active.max(initial=0))
+    scaled = (
+        top * (0.15 + 0.85 * (active - low) / (high - low)) if high > low else np.full_like(active, top * 0.6)
     )
-    line.tick_params(axis="y", labelsize=8, colors=ACTIVE)
-    low, high = min(data.active[shown:], default=0), max(data.active[shown:], default=0)
-    pad = max(1, (high - low) * 0.15)
-    line.set_ylim(max(0, low - pad), high + pad)
-    handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="upper left", fontsize=8, ncols=4, frameon=False)
+    ax.plot(x[shown:], scaled, color=ACTIVE, linewidth=2, marker="o", markersize=3)
+    for i in {0, int(np.argmin(active)), int(np.argmax(active)), len(active) - 1}:
+        ax.annotate(
+            f"{int(active[i]):,}",
+            (x[shown + i], scaled[i]),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+            color=ACTIVE,
+        )
+    handles = [
+        Patch(color=JOINED, label=labels["joined"]),
+        Patch(color=LEFT, label=labels["left"]),
+        Patch(color=BLOCKED, label=labels["blocked"]),
+        Line2D([], [], color=ACTIVE, linewidth=2, marker="o", markersize=3, label=labels["active"]),
+    ]
+    ax.legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0.3, 0.995), fontsize=8, ncols=4, frameon=False
+    )
     ax.text(
         1.0,
         1.02,
@@ -127,25 +156,51 @@ def _subscribers(ax, data: ChartData, labels: Mapping[str, str]) -> None:
 
 
 def _sends(ax, data: ChartData, labels: Mapping[str, str]) -> None:
-    x = np.arange(len(data.hours))
-    ax.bar(x, data.sent, color=SENT, width=0.85, label=labels["sent"])
+    x = np.arange(len(data.hours), dtype=float)
+    sent, flood = np.array(data.sent, dtype=float), np.array(data.flood, dtype=float)
+    _bars(ax, x, np.zeros_like(x), sent, 0.85, SENT)
+    # 429s: a red mark over each hour that had any, bigger for more, with the count (no second y axis).
+    hit = flood > 0
+    if hit.any():
+        ax.scatter(
+            x[hit],
+            np.full(int(hit.sum()), 0.93),
+            s=20 + 60 * flood[hit] / flood.max(),
+            color=FLOOD,
+            marker="v",
+            transform=ax.get_xaxis_transform(),
+            zorder=4,
+        )
+        for i in np.flatnonzero(hit):
+            ax.text(
+                x[i],
+                0.86,
+                f"{int(flood[i])}",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                fontsize=7,
+                color=FLOOD,
+            )
     _not_recorded(ax, data.hours_recorded_from, len(x), labels)
     ax.set_title(labels["sends"], loc="left", fontsize=12)
     ax.set_xlim(-0.6, len(x) - 0.4)
     ticks = [i for i, hour in enumerate(data.hours) if hour.hour % 6 == 0]
     ax.set_xticks(ticks, [f"{data.hours[i]:%d.%m %H:00}" for i in ticks], fontsize=8)
+    ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
     ax.tick_params(axis="y", labelsize=8)
-    ax.set_ylim(0, max(1, max(data.sent, default=0)) * 1.2)
-    floods = ax.twinx()
-    floods.bar(x, data.flood, color=FLOOD, width=0.35, label=labels["flood"])
-    floods.set_ylim(0, max(1, max(data.flood, default=0)) * 1.6)
-    floods.tick_params(axis="y", labelsize=8, colors=FLOOD)
-    handles = ax.get_legend_handles_labels()[0] + floods.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="upper left", fontsize=8, ncols=2, frameon=False)
+    ax.set_ylim(0, max(1.0, float(sent.max(initial=0))) * 1.4)
+    handles = [
+        Patch(color=SENT, label=labels["sent"]),
+        Line2D([], [], color=FLOOD, marker="v", linestyle="none", label=labels["flood"]),
+    ]
+    ax.legend(
+        handles=handles, loc="lower left", bbox_to_anchor=(0.36, 0.995), fontsize=8, ncols=2, frameon=False
+    )
     ax.text(
         1.0,
         1.02,
-        labels["totals"].format(sent=f"{sum(data.sent):,}", flood=f"{sum(data.flood):,}"),
+        labels["totals"].format(sent=f"{int(sent.sum()):,}", flood=f"{int(flood.sum()):,}"),
         transform=ax.transAxes,
         ha="right",
         va="bottom",
@@ -155,24 +210,18 @@ def _sends(ax, data: ChartData, labels: Mapping[str, str]) -> None:
 
 def _progress(ax, broadcasts: list[BroadcastStatus], labels: Mapping[str, str]) -> None:
     ax.set_title(labels["broadcasts"], loc="left", fontsize=12)
+    ax.set_axis_off()
     ax.set_xlim(0, 1)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for side in ("top", "right", "left", "bottom"):
-        ax.spines[side].set_visible(False)
+    ax.set_ylim(3, 0)  # room for three broadcasts; fewer keep the same thickness
     if not broadcasts:
-        ax.text(0.5, 0.5, labels["no_broadcast"], ha="center", va="center", fontsize=11, color="#666666")
+        ax.text(0.5, 1.0, labels["no_broadcast"], ha="center", va="center", fontsize=11, color="#666666")
         return
-    rows = len(broadcasts)
-    ax.set_ylim(rows - 0.5, -0.5)
     for row, b in enumerate(broadcasts):
         total = max(b.total, 1)
-        sent = (b.done - b.failed) / total
-        failed = b.failed / total
-        ax.barh(row, sent, height=0.45, color=JOINED, left=0)
-        ax.barh(row, failed, height=0.45, color=FLOOD, left=sent)
-        ax.barh(row, 1 - sent - failed, height=0.45, color=PENDING, left=sent + failed)
-        what = _describe(b, labels)
+        shares = np.array([b.done - b.failed, b.failed, b.pending]) / total
+        starts = np.concatenate(([0.0], np.cumsum(shares)[:-1]))
+        for start, share, colour in zip(starts, shares, (JOINED, FLOOD, PENDING), strict=True):
+            _bars(ax, np.array([start + share / 2]), np.array([row + 0.45]), np.array([0.35]), share, colour)
         share = b.done / b.total if b.total else 1.0
         state = (
             labels["filling"]
@@ -181,7 +230,7 @@ def _progress(ax, broadcasts: list[BroadcastStatus], labels: Mapping[str, str]) 
                 done=f"{b.done:,}", total=f"{b.total:,}", share=f"{share:.0%}", failed=f"{b.failed:,}"
             )
         )
-        ax.text(0, row - 0.3, f"{what}  ·  {state}", ha="left", va="bottom", fontsize=9)
+        ax.text(0, row + 0.4, f"{_describe(b, labels)}  ·  {state}", ha="left", va="bottom", fontsize=9)
 
 
 def _describe(b: BroadcastStatus, labels: Mapping[str, str]) -> str:

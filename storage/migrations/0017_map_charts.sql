@@ -17,37 +17,39 @@ ALTER TABLE chats ADD COLUMN weather_map INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE chats ADD COLUMN weather_map_sent_on TEXT;
 CREATE INDEX chats_weather_map ON chats (chat_id) WHERE weather_map = 1;
 
--- Every time a chat becomes an active subscriber (subscribed and reachable) or stops being one, for the
--- subscribers chart of /stats. Triggers write it, so every path that changes a chat counts (subscribe,
--- unsubscribe, a block seen by a send or by my_chat_member, a channel or group removing the bot).
+-- How many chats became active subscribers (subscribed and reachable) or stopped being one, per hour, for
+-- the subscribers chart of /stats. Triggers count, so every path that changes a chat counts (subscribe,
+-- unsubscribe, a block seen by a send or by my_chat_member, a channel or group removing the bot), and the
+-- chart reads at most 720 rows per kind for 30 days, whatever the audience.
 --   joined   became active: subscribed, or came back (unblocked) while subscribed
 --   left     stopped being subscribed (unsubscribed, removed from a group or channel)
 --   blocked  still subscribed but unreachable (blocked the bot, deleted the account)
-CREATE TABLE chat_events (
-    id INTEGER PRIMARY KEY,
-    chat_id INTEGER NOT NULL,
+CREATE TABLE chat_event_hours (
+    hour INTEGER NOT NULL,         -- unix time of the hour's start (UTC)
     kind TEXT NOT NULL,            -- joined | left | blocked
-    at REAL NOT NULL               -- unix time
-);
-CREATE INDEX chat_events_at ON chat_events (at);
+    count INTEGER NOT NULL,
+    PRIMARY KEY (hour, kind)
+) WITHOUT ROWID;
 
 CREATE TRIGGER chat_events_on_update AFTER UPDATE OF subscribed, reachable ON chats
 WHEN (OLD.subscribed = 1 AND OLD.reachable = 1) != (NEW.subscribed = 1 AND NEW.reachable = 1)
 BEGIN
-    INSERT INTO chat_events (chat_id, kind, at) VALUES (
-        NEW.chat_id,
+    INSERT INTO chat_event_hours (hour, kind, count) VALUES (
+        CAST((julianday('now') - 2440587.5) * 24 AS INTEGER) * 3600,
         CASE WHEN NEW.subscribed = 1 AND NEW.reachable = 1 THEN 'joined'
              WHEN NEW.subscribed = 0 THEN 'left'
              ELSE 'blocked' END,
-        (julianday('now') - 2440587.5) * 86400.0
-    );
+        1
+    )
+    ON CONFLICT (hour, kind) DO UPDATE SET count = count + 1;
 END;
 
 CREATE TRIGGER chat_events_on_insert AFTER INSERT ON chats
 WHEN NEW.subscribed = 1 AND NEW.reachable = 1
 BEGIN
-    INSERT INTO chat_events (chat_id, kind, at)
-    VALUES (NEW.chat_id, 'joined', (julianday('now') - 2440587.5) * 86400.0);
+    INSERT INTO chat_event_hours (hour, kind, count)
+    VALUES (CAST((julianday('now') - 2440587.5) * 24 AS INTEGER) * 3600, 'joined', 1)
+    ON CONFLICT (hour, kind) DO UPDATE SET count = count + 1;
 END;
 
 -- Messages the rate limiter let out (replies and broadcasts) and 429 answers, per hour, sampled from the
