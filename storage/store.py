@@ -10,6 +10,7 @@ from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.maps import MapStore
 from storage.outbox import Outbox
+from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
 from storage.stats import Stats
@@ -28,6 +29,7 @@ class Store:
         self.maps = MapStore(db)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
+        self.readers = Readers(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
 

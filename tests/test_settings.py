@@ -70,6 +70,17 @@ def test_every_documented_variable_is_read():
         ("NEWSBOT_FETCH_ALLOW", "http://cms.intranet/"),
         ("NEWSBOT_FETCH_ALLOW", "127.1"),
         ("NEWSBOT_FETCH_ALLOW", "intranet, bad host"),
+        ("NEWSBOT_USER_RATE", "20"),
+        ("NEWSBOT_USER_RATE", "0/10"),
+        ("NEWSBOT_USER_RATE", "20/0"),
+        ("NEWSBOT_USER_RATE", "20/0.5"),
+        ("NEWSBOT_USER_RATE", "2.5/10"),
+        ("NEWSBOT_USER_RATE", "20/nan"),
+        ("NEWSBOT_USER_RATE", "20/inf"),
+        ("NEWSBOT_USER_RATE", "10001/10"),
+        ("NEWSBOT_USER_RATE", "20/3601"),
+        ("NEWSBOT_USER_RATE", "lots"),
+        ("NEWSBOT_USER_RATE", "20/10/30"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value):
@@ -114,3 +125,12 @@ async def test_every_value_the_validator_accepts_runs(settings, telegram, rate, 
     async with running(chosen) as app:
         reader = Reader(app, telegram, 77, language_code="en", first_name="Ann")
         assert "/latest" in (await reader.says("/help")).plain
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [(None, (20, 10.0)), ("30/10", (30, 10.0)), (" 5 / 2.5 ", (5, 2.5)), ("OFF", None), ("1/1", (1, 1.0))],
+)
+def test_user_rate(value, parsed):
+    settings = Settings.from_mapping({} if value is None else {"NEWSBOT_USER_RATE": value})
+    assert settings.user_rate == parsed
