@@ -22,8 +22,10 @@ from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.intake import ChatLanes, UserThrottle
 from bot.maintenance import schedule_retention
 from bot.settings import Settings
+from bot.stats.charts import StatsCharts, schedule_send_recording
 from bot.transport import AiohttpRequest
 from bot.weather.jobs import schedule_weather_jobs
+from bot.weather.maps import WeatherMaps
 from bot.weather.service import WeatherService
 from storage import Store
 
@@ -108,9 +110,12 @@ async def _post_init(application: Application) -> None:
     services.weather = WeatherService(
         services.store, services.renderer, services.settings.weather_api_url, clock=services.clock
     )
+    services.weather_maps = WeatherMaps(services.store, services.renderer, clock=services.clock)
+    services.charts = StatsCharts(services.store, services.renderer, clock=services.clock)
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
         schedule_retention(application.job_queue)
+        schedule_send_recording(application.job_queue)
     await start_feed_polling(application)
     try:
         await publish_command_menu(application.bot, services.renderer, services.settings.admin_ids)
@@ -142,8 +147,13 @@ async def _post_init(application: Application) -> None:
 
 async def _post_stop(application: Application) -> None:
     services: Services = application.bot_data
+    if services.weather_maps is not None:
+        await services.weather_maps.close()
     if services.delivery is not None:
         await services.delivery.stop()
+    limiter = application.bot.rate_limiter
+    if services.charts is not None and isinstance(limiter, TelegramRateLimiter):
+        await services.charts.record_sends(limiter)  # the last minute's sends
 
 
 async def _post_shutdown(application: Application) -> None:

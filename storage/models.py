@@ -271,3 +271,64 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+
+
+@dataclass(frozen=True)
+class DayMaxima:
+    """Every province's maximum temperature for one day (what the map draws), and the oldest fetch time."""
+
+    day: date
+    maxima: dict[int, float | None]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class MapReader:
+    """A reader due for the morning map: where to send it and in which language to caption it."""
+
+    chat_id: int
+    province: int
+    language: str | None
+    language_code: str | None
+
+
+@dataclass(frozen=True)
+class BroadcastStatus:
+    """One broadcast as the operators' chart shows it: how many of its deliveries are done and how."""
+
+    broadcast_id: int
+    kind: str
+    ref: str
+    title: str | None  # the article's headline, for kind "article"
+    total: int
+    pending: int  # queued or being sent
+    failed: int
+    filling: bool  # its audience is still being queued
+
+    @property
+    def done(self) -> int:
+        """Deliveries no longer pending: sent or failed."""
+        return self.total - self.pending
+
+
+@dataclass(frozen=True)
+class ArticleReach:
+    """How far one article got (/stats N): its broadcast, digests, deep-link opens and friends it brought."""
+
+    article_id: int
+    title: str
+    published_at: datetime
+    broadcast: bool  # pushed to subscribers at all (a feed's backlog is not)
+    filling: bool
+    total: int
+    sent: int
+    failed: int
+    pending: int
+    pruned: int  # finished deliveries deleted by retention; only their daily totals remain
+    digest_sent: int
+    digest_failed: int
+    digest_pending: int
+    opened: int  # readers who opened it through a deep link
+    opened_via_share: int  # ... of them through someone else's shared link
+    joined: int  # new readers who came to the bot through a link to it
+    joined_subscribed: int  # ... of them active subscribers now

@@ -8,6 +8,7 @@ from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.feeds import Feeds
+from storage.maps import MapStore
 from storage.outbox import Outbox
 from storage.readers import Readers
 from storage.referrals import Referrals
@@ -25,6 +26,7 @@ class Store:
         self.articles = Articles(db)
         self.outbox = Outbox(db)
         self.weather = WeatherStore(db, self.outbox)
+        self.maps = MapStore(db)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
         self.readers = Readers(db)
