@@ -8,6 +8,7 @@ from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.feeds import Feeds
+from storage.maps import MapStore
 from storage.outbox import Outbox
 from storage.readers import Readers
 from storage.referrals import Referrals
@@ -28,6 +29,7 @@ class Store:
         self.routing = Routing(db, default_language)
         self.outbox = Outbox(db, self.routing)
         self.weather = WeatherStore(db, self.outbox)
+        self.maps = MapStore(db)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
         self.retention = Retention(db)
