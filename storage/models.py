@@ -164,6 +164,8 @@ class DueDelivery:
     chat_type: str
     language: str | None
     language_code: str | None
+    silent: bool = False  # send with disable_notification (breaking news or a digest in quiet hours)
+    matched: str | None = None  # the reader's followed phrase that brought the article
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,59 @@ class StatsOverview:
     sent_24h: int
     failed_24h: int
     archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)
+
+
+@dataclass(frozen=True)
+class ArticleRoute:
+    """What routing and a pushed article message need: its language, section (both labels), breaking."""
+
+    article_id: int
+    language: str
+    section_id: int
+    section_tr: str
+    section_en: str
+    breaking: bool
+
+
+@dataclass(frozen=True)
+class DigestCandidate:
+    """An announced article a digest may list, with the followed phrases it contains (folded)."""
+
+    id: int
+    language: str
+    section_id: int
+    breaking: bool
+    matches: frozenset[str]
+
+
+@dataclass(frozen=True)
+class DigestProfile:
+    """Due digest readers who get the same digest: same slot, languages, muted sections, start, follows."""
+
+    slot: float
+    languages: str  # "en,tr"
+    muted: str  # ",3,7," or ""
+    after: int  # articles after this id
+    follows: str  # the reader's followed phrases (folded) that some candidate contains, "|"-joined
+
+
+@dataclass(frozen=True)
+class DigestBatch:
+    """One chunk of due digest readers, grouped: what the planner needs to decide every digest."""
+
+    readers: int
+    profiles: list[DigestProfile]
+    candidates: list[DigestCandidate]
+    times: list[str | None]  # the distinct digest_times of these readers, to compute their next slot
+    max_id: int  # the newest article id considered: the readers' next digest starts after it
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """What one digest message lists (article ids in order) and how many more articles there were."""
+
+    article_ids: tuple[int, ...]
+    more: int
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,7 @@ class SentMessage:
     inline_message_id: str | None = None
     file_id: str | None = None  # sendPhoto/sendDocument: the file shown (the largest photo size)
     uploaded: bool = False  # ... sent as a multipart upload rather than by file_id
+    disable_notification: bool = False  # sent silently: no sound, no vibration
 
 
 @dataclass(slots=True)
@@ -926,6 +927,7 @@ class FakeBotAPI:
             params.get("link_preview_options"),
             bool(params.get("protect_content")),
             bool(params.get("allow_paid_broadcast")),
+            disable_notification=bool(params.get("disable_notification")),
         )
         self.sent.append(sent)
         by_chat = self._sent_by_chat.get(chat_id)
