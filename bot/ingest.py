@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.clock import utc_now
+from bot.corrections import correct, item_key
 from bot.drafts import ArticleKeys, article_keys, make_draft
 from bot.publishing import publish
 from bot.sources.addresses import FetchAllow
@@ -216,7 +218,13 @@ class FeedPoller:
         if parsed.bozo_reason:
             log.info("feed %s is malformed but usable: %s", feed.url, parsed.bozo_reason)
         key = feed_key(feed.url) or feed.url
-        fresh = [e for e in parsed.entries[: limits.max_items_per_poll] if not await self._known(key, e)]
+        fresh: list[FeedEntry] = []
+        changed: list[tuple[int, FeedEntry]] = []  # items already published that their feed changed
+        for entry in parsed.entries[: limits.max_items_per_poll]:
+            if not await self._known(key, entry):
+                fresh.append(entry)
+            elif (article_id := await self._changed(key, entry)) is not None:
+                changed.append((article_id, entry))
         # Feeds list newest first; announce oldest first so readers get the news in order.
         oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
         drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
@@ -227,6 +235,8 @@ class FeedPoller:
         finally:
             for draft in drafts:
                 draft.cancel()
+        for article_id, entry in changed:
+            await self._correct(feed, key, article_id, entry)
         await self.store.feeds.record_success(
             feed.id, now=started, title=parsed.title, etag=result.etag, last_modified=result.last_modified
         )
@@ -238,6 +248,33 @@ class FeedPoller:
         return await self.store.articles.is_known(
             guid=keys.guid, url_key=keys.url_key, content_hash=keys.content_hash
         )
+
+    async def _changed(self, key: str, entry: FeedEntry) -> int | None:
+        """The article a known item (by guid or link) belongs to, if the feed changed the item since."""
+        keys = item_keys(key, entry)
+        if keys.guid is None and keys.url_key is None:
+            return None  # known by its text: a changed text is a new item
+        state = await self.store.articles.item_state(guid=keys.guid, url_key=keys.url_key)
+        if state is None:
+            return None
+        article_id, stored = state
+        fingerprint = item_key(item_title(entry), entry.summary, entry.link)
+        if stored == fingerprint:
+            return None
+        if stored is None:  # stored before corrections were tracked: remember it as it is now
+            async with self.store.db.transaction() as tx:
+                await self.store.articles.set_item_key(tx, article_id, fingerprint)
+            return None
+        return article_id
+
+    async def _correct(self, feed: Feed, key: str, article_id: int, entry: FeedEntry) -> None:
+        """The item changed: take its new headline and text; readers' copies are edited if they differ."""
+        draft = await self._draft(feed, key, entry)
+        result = await correct(self.store, article_id, draft.title, draft.body, utc_now())
+        async with self.store.db.transaction() as tx:
+            await self.store.articles.set_item_key(tx, article_id, draft.item_key or "")
+        if result.changed:
+            log.info("feed %s corrected article %d; %d copies to edit", feed.url, article_id, result.edits)
 
     async def _draft(self, feed: Feed, key: str, entry: FeedEntry) -> ArticleDraft:
         """The item with its page's full text, or with the feed's own summary when the page fails."""
@@ -251,7 +288,9 @@ class FeedPoller:
             url=entry.link,
             guid=item_guid(key, entry),
         )
-        return replace(draft, feed_id=feed.id)
+        return replace(
+            draft, feed_id=feed.id, item_key=item_key(item_title(entry), entry.summary, entry.link)
+        )
 
     async def _page(self, url: str) -> ExtractedArticle | None:
         """One fetch per page even when several feeds list it in the same cycle."""

@@ -36,8 +36,8 @@ class Articles:
             return existing, False
         article_id = await tx.insert(
             "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, item_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -48,6 +48,7 @@ class Articles:
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
                 draft.feed_id,
+                draft.item_key,
             ),
         )
         assert article_id is not None
@@ -73,7 +74,7 @@ class Articles:
             return []
         rows = await self._db.fetchall(
             "SELECT a.* FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-            "WHERE articles_fts MATCH ? "
+            "WHERE articles_fts MATCH ? AND a.withdrawn_at IS NULL "
             "ORDER BY bm25(articles_fts, 2.0, 1.0), a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
             (match_expression(tokens), limit, max(offset, 0)),
         )
@@ -104,12 +105,58 @@ class Articles:
         row = await self._db.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
         return None if row is None else _article(row)
 
+    async def get_in(self, tx: Transaction, article_id: int) -> Article | None:
+        """One article by id, read inside a write transaction (to change it consistently)."""
+        row = await tx.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return None if row is None else _article(row)
+
     async def latest(self, limit: int, offset: int = 0) -> list[Article]:
         """The newest articles by publication time; offset pages through older ones."""
         rows = await self._db.fetchall(
-            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+            "SELECT * FROM articles WHERE withdrawn_at IS NULL "
+            "ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
         )
         return [_article(row) for row in rows]
+
+    async def item_state(self, *, guid: str | None, url_key: str | None) -> tuple[int, str | None] | None:
+        """A feed item's stored article (id, item key) by guid or link, so a poll can see it changed."""
+        for column, value in (("guid", guid), ("url_key", url_key)):
+            if value:
+                row = await self._db.fetchone(
+                    f"SELECT id, item_key FROM articles WHERE {column} = ?", (value,)
+                )
+                if row is not None:
+                    return int(row[0]), row[1]
+        return None
+
+    async def set_item_key(self, tx: Transaction, article_id: int, item_key: str) -> None:
+        """Remember what the feed item looked like when it was last taken."""
+        await tx.execute("UPDATE articles SET item_key = ? WHERE id = ?", (item_key, article_id))
+
+    async def correct(
+        self, tx: Transaction, article_id: int, title: str, body: str, updated_at: datetime
+    ) -> Article | None:
+        """Store a new version of a published article (headline and text); None if it is gone or withdrawn."""
+        row = await tx.fetchone(
+            "UPDATE articles SET title = ?, body = ?, version = version + 1, updated_at = ? "
+            "WHERE id = ? AND withdrawn_at IS NULL RETURNING *",
+            (title, body, updated_at.astimezone(UTC).isoformat(), article_id),
+        )
+        if row is None:
+            return None
+        await tx.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
+        await _index(tx, article_id, title, body)
+        return _article(row)
+
+    async def withdraw(self, tx: Transaction, article_id: int, reason: str, at: datetime) -> Article | None:
+        """Mark an article withdrawn; None if there is no such article or it was withdrawn already."""
+        row = await tx.fetchone(
+            "UPDATE articles SET withdrawn_at = ?, withdrawn_reason = ? "
+            "WHERE id = ? AND withdrawn_at IS NULL RETURNING *",
+            (at.astimezone(UTC).isoformat(), reason or None, article_id),
+        )
+        return None if row is None else _article(row)
 
     async def count(self) -> int:
         """How many articles the store holds."""
@@ -131,4 +178,12 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         published_at=datetime.fromisoformat(row["published_at"]),
         source=row["source"],
+        version=row["version"],
+        updated_at=_when(row["updated_at"]),
+        withdrawn_at=_when(row["withdrawn_at"]),
+        withdrawn_reason=row["withdrawn_reason"],
     )
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)

@@ -36,6 +36,7 @@ class ArticleDraft:
     guid: str | None = None
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
+    item_key: str | None = None  # a feed item's normalised headline and text, hashed: changes are corrections
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,15 @@ class Article:
     url: str | None
     published_at: datetime
     source: str
+    version: int = 1  # 1 as first published; each correction adds one
+    updated_at: datetime | None = None  # the last correction, shown as "updated HH:MM"
+    withdrawn_at: datetime | None = None  # retracted by the editors: readers get "withdrawn" instead
+    withdrawn_reason: str | None = None
+
+    @property
+    def withdrawn(self) -> bool:
+        """Retracted: it leaves every list and link."""
+        return self.withdrawn_at is not None
 
 
 @dataclass(frozen=True)
@@ -166,6 +176,10 @@ class DueDelivery:
     language_code: str | None
     silent: bool = False  # send with disable_notification (breaking news or a digest in quiet hours)
     matched: str | None = None  # the reader's followed phrase that brought the article
+    revision: int = 1  # the article version an article broadcast renders now (a correction bumps it)
+    target: int | None = None  # an edit or withdrawal: the message it acts on
+    target_at: float | None = None  # ... when that message was sent (unix time)
+    target_photo: bool = False  # ... and whether it was a photo (its caption is edited)
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,9 @@ class DeliveryOutcome:
     error: str | None = None
     not_before: float = 0.0
     count_attempt: bool = True  # a flood-control reschedule is not the delivery's fault
+    message_id: int | None = None  # the message Telegram created (sent), kept to edit or delete it later
+    photo: bool = False  # that message is a photo with a caption
+    revision: int | None = None  # the article version it showed; an older one gets the pending edit too
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,10 @@ DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invali
 TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
 CONFLICT = 409  # another getUpdates or webhook with the same token
 PACING_SLACK = 0.005  # seconds senders may start ahead of their pace
+EDIT = "edit"  # follow-up kinds (ref "<article>:<version>" / "<article>"): one delivery per delivered message
+WITHDRAW = "withdraw"
+DELETE_WINDOW = 48 * 3600 - 600  # bots may delete their messages for 48 hours; keep 10 minutes' margin
+GONE = ("message to edit not found", "message to delete not found", "message_id_invalid")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,14 @@ class _Prepared:
         quiet = b',"disable_notification":true' if silent else b""
         return self.head + str(chat_id).encode() + quiet + self.tail
 
+    def edit_body(self, chat_id: int, message_id: int, *, caption: bool = False) -> bytes:
+        """The same message as an edit of `message_id`: editMessageText, or editMessageCaption for a photo."""
+        tail = self.tail
+        if caption:
+            tail = _as_caption(tail)
+        tail = tail.replace(b',"allow_paid_broadcast":true', b"")
+        return self.head + str(chat_id).encode() + b',"message_id":' + str(message_id).encode() + tail
+
 
 class _Halted(Exception):
     """The token was refused: this send goes back to the queue unsent."""
@@ -130,7 +142,7 @@ class DeliveryEngine:
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
         self._messages: OrderedDict[
-            tuple[str, str, str, str | None], tuple[float, asyncio.Future[_Prepared | None]]
+            tuple[str, str, str, str | None, int], tuple[float, asyncio.Future[_Prepared | None]]
         ] = OrderedDict()
         self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
         self._groups_inflight = 0
@@ -152,6 +164,8 @@ class DeliveryEngine:
         self.sent = 0
         self.failed = 0
         self.register_renderer("article", article_renderer(store, renderer))
+        self.register_renderer(EDIT, article_renderer(store, renderer))
+        self.register_renderer(WITHDRAW, withdrawal_renderer(store, renderer))
 
     # ------------------------------------------------------------------ public API
 
@@ -386,8 +400,12 @@ class DeliveryEngine:
     async def _attempt(self, delivery: DueDelivery) -> DeliveryOutcome | None:
         """Send until there is an outcome to record; None when the claim was handed on (migration)."""
         bid, chat_id = delivery.broadcast_id, delivery.chat_id
+        if delivery.target is not None:
+            return await self._follow_up(delivery)
         try:
-            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
+            message = await self._message(
+                delivery.kind, delivery.ref, _language(delivery), delivery.matched, delivery.revision
+            )
         except Exception as error:
             log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
             return self._transient(delivery, chat_id, f"render: {error}")
@@ -403,8 +421,10 @@ class DeliveryEngine:
             await self.limiter.acquire(chat_id, reader=False, paid=paid)
             try:
                 body = message.body(chat_id, delivery.silent)
-                await self.api.call("sendMessage", body, self.options.send_timeout)
-                return DeliveryOutcome(bid, chat_id, "sent")
+                result = await self.api.call("sendMessage", body, self.options.send_timeout)
+                return DeliveryOutcome(
+                    bid, chat_id, "sent", message_id=_message_id(result), revision=delivery.revision
+                )
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
             except ApiError as error:
@@ -467,6 +487,65 @@ class DeliveryEngine:
         delay = min(self.options.retry_cap, self.options.retry_base * 2 ** (attempt - 1))
         return DeliveryOutcome(delivery.broadcast_id, chat_id, "retry", error, time.time() + delay)
 
+    # ------------------------------------------------------------------ edits and withdrawals
+
+    async def _follow_up(self, delivery: DueDelivery) -> DeliveryOutcome | None:
+        """Edit or delete one message delivered earlier (delivery.target), with the limits of any send.
+
+        An edit shows the article's current version; a withdrawal deletes a message younger than 48 hours
+        and edits an older one (or one Telegram refuses to delete) to the short notice. A message that is
+        already as it should be, or that the reader deleted, needs nothing more.
+        """
+        bid, chat_id, target = delivery.broadcast_id, delivery.chat_id, delivery.target
+        assert target is not None
+        delete = delivery.kind == WITHDRAW and (
+            delivery.target_at is not None and self._clock() - delivery.target_at < DELETE_WINDOW
+        )
+        try:
+            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
+        except Exception as error:
+            log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
+            return self._transient(delivery, chat_id, f"render: {error}")
+        if message is None:
+            nothing = f"nothing to send for {delivery.kind} {delivery.ref}"
+            return DeliveryOutcome(bid, chat_id, "failed", nothing)
+        flood_waits = 0
+        while True:
+            if not self._sending.is_set():
+                raise _Halted
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            try:
+                if delete:
+                    body = json.dumps({"chat_id": chat_id, "message_id": target}).encode()
+                    await self.api.call("deleteMessage", body, self.options.send_timeout)
+                else:
+                    # A photo's caption is edited instead of its text (the photo send path sets `photo`).
+                    method = "editMessageCaption" if delivery.target_photo else "editMessageText"
+                    body = message.edit_body(chat_id, target, caption=delivery.target_photo)
+                    await self.api.call(method, body, self.options.send_timeout)
+                return DeliveryOutcome(bid, chat_id, "sent", message_id=target, photo=delivery.target_photo)
+            except TransportError as error:
+                return self._transient(delivery, chat_id, str(error))
+            except ApiError as error:
+                lowered = error.description.lower()
+                if error.status == 400 and "message is not modified" in lowered:
+                    return DeliveryOutcome(bid, chat_id, "sent", message_id=target)
+                if error.status == 400 and any(reason in lowered for reason in GONE):
+                    return DeliveryOutcome(bid, chat_id, "sent", f"already gone: {error.description}"[:300])
+                if delete and error.status == 400 and "can't be deleted" in lowered:
+                    delete = False  # too old after all, or not ours to delete: edit it to the notice
+                    continue
+                verdict = await self._judge(delivery, chat_id, error)
+                if verdict == "again":
+                    flood_waits += 1
+                    if flood_waits < self.options.max_flood_waits:
+                        continue
+                    wait = error.retry_after or 1.0
+                    return DeliveryOutcome(
+                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
+                    )
+                return verdict
+
     # ------------------------------------------------------------------ halting on a refused token
 
     def _halt(self, reason: str) -> None:
@@ -506,9 +585,11 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    async def _message(self, kind: str, ref: str, lang: str, matched: str | None = None) -> _Prepared | None:
-        """The message for (kind, ref, lang, matched), rendered once and shared by every sender."""
-        key = (kind, ref, lang, matched)
+    async def _message(
+        self, kind: str, ref: str, lang: str, matched: str | None = None, revision: int = 1
+    ) -> _Prepared | None:
+        """The message for (kind, ref, lang, matched), rendered once per article version, for every sender."""
+        key = (kind, ref, lang, matched, revision)
         loop = asyncio.get_running_loop()
         cached = self._messages.get(key)
         future = (
@@ -597,8 +678,9 @@ def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
     """
 
     async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
+        ref = ref.split(":", 1)[0]  # an edit's ref is "<article>:<version>"
         article = await store.articles.get(int(ref)) if ref.isdigit() else None
-        if article is None:
+        if article is None or article.withdrawn:
             return None
         message = render_article(renderer, lang, article, matched=matched)
         route = await store.routing.article_route(article.id)
@@ -608,6 +690,33 @@ def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
         return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
 
     return render
+
+
+def withdrawal_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
+    """Broadcast kind "withdraw": ref is the article id; the notice that replaces a copy too old to delete."""
+
+    async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
+        article = await store.articles.get(int(ref)) if ref.isdigit() else None
+        if article is None:
+            return None
+        return RenderedMessage(renderer.message(lang, "article_withdrawn_notice", article=article))
+
+    return render
+
+
+def _message_id(result: Any) -> int | None:
+    """The message id in a send's answer (None if Telegram's answer had none)."""
+    if isinstance(result, dict) and isinstance(result.get("message_id"), int):
+        return result["message_id"]
+    return None
+
+
+def _as_caption(tail: bytes) -> bytes:
+    """A prepared text message's JSON tail as a caption edit (captions have no link preview)."""
+    parameters = json.loads(b"{" + tail[1:])
+    parameters["caption"] = parameters.pop("text", "")
+    parameters.pop("link_preview_options", None)
+    return b"," + json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()[1:]
 
 
 def _language(delivery: DueDelivery) -> str:
