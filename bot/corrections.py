@@ -101,3 +101,38 @@ async def cancel(store: Store, article_id: int) -> int | None:
         if parent is None:
             return None
         return await store.outbox.cancel_queued(tx, parent, "cancelled by an operator")
+
+
+@dataclass(frozen=True)
+class EditText:
+    """`/edit N` with the corrected headline and text."""
+
+    article_id: int
+    title: str
+    body: str
+
+
+_EDIT = re.compile(r"^/\w+(?:@\w+)?[ \t]+#?(\d{1,12})\b[ \t]*(.*)$", re.DOTALL)
+
+
+def parse_edit(message_text: str, *, title_max: int, body_max: int) -> EditText | None:
+    """`/edit 12` then the headline (same line or the next) and the text below; None when incomplete."""
+    match = _EDIT.match(message_text.strip())
+    if match is None:
+        return None
+    article_id, rest = int(match.group(1)), match.group(2).strip()
+    title, _newline, body = rest.partition("\n")
+    title, body = " ".join(title.split()), body.strip()
+    if article_id < 1 or not title or not body or len(title) > title_max or len(body) > body_max:
+        return None
+    return EditText(article_id, title, body)
+
+
+def parse_retract(args: list[str]) -> tuple[int, str] | None:
+    """`/retract 12 [reason]`: the article number and the reason (may be empty), else None."""
+    if not args:
+        return None
+    number = args[0].removeprefix("#")
+    if not number.isascii() or not number.isdigit() or len(number) > 12 or int(number) < 1:
+        return None
+    return int(number), " ".join(args[1:])[:REASON_MAX]

@@ -39,7 +39,10 @@ def render_article(
     `matched`: the reader's followed phrase that brought a pushed article, named under the date.
     """
     article = replace(
-        article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
+        article,
+        title=cut_text(article.title, TITLE_LIMIT),
+        published_at=in_istanbul(article.published_at),
+        updated_at=in_istanbul(article.updated_at) if article.updated_at else None,  # "updated HH:MM"
     )
     matched = cut_text(matched, MATCHED_LIMIT) if matched else None
     overhead = visible_len(
