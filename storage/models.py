@@ -404,3 +404,17 @@ class ArticleReach:
     opened_via_share: int  # ... of them through someone else's shared link
     joined: int  # new readers who came to the bot through a link to it
     joined_subscribed: int  # ... of them active subscribers now
+    withdrawn: bool = False  # retracted by the editors
+    followups: tuple[FollowupStatus, ...] = ()  # its edits and its withdrawal, oldest first
+
+
+@dataclass(frozen=True)
+class FollowupStatus:
+    """How far an edit or a withdrawal of an article's delivered copies got."""
+
+    kind: str  # edit | withdraw
+    ref: str
+    total: int
+    sent: int
+    failed: int
+    pending: int
