@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -25,10 +26,20 @@ class Outbox:
         self._db = db
         self._routing = routing or Routing(db)
         self._listeners: list[Callable[[], None]] = []
+        self._stop_listeners: list[Callable[[int], None]] = []
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever this process enqueues a broadcast, so senders wake at once."""
         self._listeners.append(listener)
+
+    def add_stop_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(broadcast_id)` when this process stops a broadcast, so claimed sends are dropped."""
+        self._stop_listeners.append(listener)
+
+    def remove_stop_listener(self, listener: Callable[[int], None]) -> None:
+        """Stop calling `listener` (the engine stopped)."""
+        if listener in self._stop_listeners:
+            self._stop_listeners.remove(listener)
 
     def remove_listener(self, listener: Callable[[], None]) -> None:
         """Stop calling `listener` (the engine stopped)."""
@@ -372,6 +383,8 @@ class Outbox:
         await tx.execute(
             "UPDATE broadcasts SET audience = NULL WHERE id = ? AND audience IS NOT NULL", (broadcast_id,)
         )
+        for listener in self._stop_listeners:
+            tx.after_commit(functools.partial(listener, broadcast_id))
         return await tx.execute(
             "UPDATE deliveries INDEXED BY deliveries_pending "
             "SET status = 'failed', error = ?, finished_at = ? "

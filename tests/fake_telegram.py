@@ -141,6 +141,7 @@ _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _LEADING_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
+DELETE_WINDOW_SECONDS = 48 * 3600  # a bot may delete its own message this long after sending it
 _EDIT_NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -422,6 +423,11 @@ class FakeBotAPI:
         self._last_message_id: dict[ChatId, int] = {}
         self._messages: dict[tuple[ChatId, int], tuple[str | None, str | None, JSONDict | None]] = {}
         self._deleted_ids: set[tuple[ChatId, int]] = set()
+        self._sent_at: dict[tuple[ChatId, int], float] = {}  # clock() when each message was sent (48 h rule)
+        self._media_ids: set[tuple[ChatId, int]] = set()  # messages with a caption instead of text
+        # Edits and deletions count against the flood limits like sends (Telegram counts them too); off by
+        # default so conversations that edit settings screens in a burst are not slowed.
+        self.limit_edits = False
         self._windows: dict[Any, deque[float]] = {}
         self._bans: dict[Any, float] = {}
         self._updates: list[JSONDict] = []
@@ -439,6 +445,7 @@ class FakeBotAPI:
             ("sendDocument", self._send_document),
             ("editMessageText", self._edit_message_text),
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
+            ("editMessageCaption", self._edit_message_caption),
             ("deleteMessage", self._delete_message),
             ("answerCallbackQuery", self._answer_callback_query),
             ("answerInlineQuery", self._answer_inline_query),
@@ -936,6 +943,9 @@ class FakeBotAPI:
         by_chat.append(sent)
         if record:
             self._messages[(chat_id, message_id)] = (text, params.get("parse_mode"), markup)
+        self._sent_at[(chat_id, message_id)] = self.clock()
+        if extra:
+            self._media_ids.add((chat_id, message_id))
         if self._sent_event is not None:
             event, self._sent_event = self._sent_event, None
             event.set()
@@ -1056,9 +1066,21 @@ class FakeBotAPI:
         message_id = params.get("message_id")
         if not message_id:
             raise _bad("message identifier is not specified")
-        if (chat["id"], message_id) in self._deleted_ids:
+        if (chat["id"], message_id) in self._deleted_ids or not self._exists(chat["id"], message_id):
             raise _bad("message to edit not found")
+        if self.limit_edits and self.limits.enabled:
+            self._check_rate("edit", chat["id"], chat["type"], False)
         return chat, message_id, None
+
+    def _exists(self, chat_id: ChatId, message_id: Any) -> bool:
+        """A message this server created in that chat (ids from 1,000,001 are users' own messages)."""
+        if not isinstance(message_id, int):
+            return False
+        return message_id > 1_000_000 or 0 < message_id <= self._last_message_id.get(chat_id, 0)
+
+    def sent_at(self, chat_id: ChatId, message_id: int) -> float | None:
+        """When the message was sent, on this server's clock."""
+        return self._sent_at.get((chat_id, message_id))
 
     def _record_edit(
         self, method: str, params: JSONDict, chat: JSONDict | None, message_id: int | None,
@@ -1098,6 +1120,8 @@ class FakeBotAPI:
 
     async def _edit_message_text(self, params: JSONDict) -> JSONDict | bool:
         chat, message_id, inline_id = self._edit_target(params)
+        if chat is not None and (chat["id"], message_id) in self._media_ids:
+            raise _bad("there is no text in the message to edit")
         text = params.get("text")
         parse_mode = params.get("parse_mode")
         plain = self._check_text(text, parse_mode)
@@ -1128,14 +1152,39 @@ class FakeBotAPI:
             "editMessageReplyMarkup", params, chat, message_id, inline_id, text, plain, markup
         )
 
+    async def _edit_message_caption(self, params: JSONDict) -> JSONDict | bool:
+        """Like editMessageText, for a photo's (or document's) caption: at most 1,024 characters."""
+        chat, message_id, inline_id = self._edit_target(params)
+        if chat is not None and (chat["id"], message_id) not in self._media_ids:
+            raise _bad("there is no caption in the message to edit")
+        text = params.get("caption")
+        parse_mode = params.get("parse_mode")
+        plain = self._check_text(text, parse_mode, caption=True)
+        markup = self._check_markup(params.get("reply_markup"), inline_only=True)
+        if chat is not None and message_id is not None:
+            key = (chat["id"], message_id)
+            if self._messages.get(key) == (text, parse_mode, markup):
+                raise _bad(_EDIT_NOT_MODIFIED)
+            if self.record_text:
+                self._messages[key] = (text, parse_mode, markup)
+        return self._record_edit(
+            "editMessageCaption", params, chat, message_id, inline_id, text, plain, markup
+        )
+
     async def _delete_message(self, params: JSONDict) -> bool:
+        """Bots delete their own messages only for 48 hours after sending them (on this server's clock)."""
         chat = self._chat(params)
         message_id = params.get("message_id")
         if not message_id:
             raise _bad("message identifier is not specified")
         key = (chat["id"], message_id)
-        if key in self._deleted_ids:
+        if key in self._deleted_ids or not self._exists(chat["id"], message_id):
             raise _bad("message to delete not found")
+        sent_at = self._sent_at.get(key)
+        if sent_at is not None and self.clock() - sent_at >= DELETE_WINDOW_SECONDS:
+            raise _bad("message can't be deleted")
+        if self.limit_edits and self.limits.enabled:
+            self._check_rate("deleteMessage", chat["id"], chat["type"], False)
         self._messages.pop(key, None)
         self._deleted_ids.add(key)
         self.deleted.append(key)

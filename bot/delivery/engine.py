@@ -152,7 +152,7 @@ class DeliveryEngine:
         self._fill_wake = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
         self._background: list[asyncio.Task[None]] = []
-        self._writer = GroupCommit(store, self.owner, self.options.commit_linger)
+        self._writer = GroupCommit(store, self.owner, self.options.commit_linger, clock)
         self._sending = asyncio.Event()  # cleared while the token is refused or another instance polls
         self._sending.set()
         self._halt_reason: str | None = None
@@ -161,6 +161,7 @@ class DeliveryEngine:
         self._watcher: asyncio.Task[None] | None = None
         # broadcast id -> [outcomes here so far, outcomes at the last progress line, time of that line]
         self._touched: dict[int, list[float]] = {}
+        self._stopped: set[int] = set()  # broadcasts stopped (/cancel, withdrawn): claimed sends are dropped
         self.sent = 0
         self.failed = 0
         self.register_renderer("article", article_renderer(store, renderer))
@@ -172,6 +173,11 @@ class DeliveryEngine:
     def register_renderer(self, kind: str, render: BroadcastRenderer) -> None:
         """Render broadcasts of `kind`: render(ref, lang) -> message, or None if there is nothing to send."""
         self._renderers[kind] = render
+        self.wake()
+
+    def stopped(self, broadcast_id: int) -> None:
+        """A broadcast was stopped: sends already claimed for it but not yet made are dropped, not made."""
+        self._stopped.add(broadcast_id)
         self.wake()
 
     def wake(self) -> None:
@@ -203,6 +209,7 @@ class DeliveryEngine:
             log.info("re-queued %d deliveries claimed by a process that stopped mid-send", requeued)
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self.store.outbox.add_listener(self.wake)
+        self.store.outbox.add_stop_listener(self.stopped)
         self._background = [
             asyncio.create_task(self._keep(self._work_outbox), name="delivery-dispatcher"),
             asyncio.create_task(self._keep(self._fill), name="delivery-filler"),
@@ -217,6 +224,7 @@ class DeliveryEngine:
     async def stop(self) -> None:
         """Stop taking work; sends in flight get stop_timeout to finish, the rest go back to the queue."""
         self.store.outbox.remove_listener(self.wake)
+        self.store.outbox.remove_stop_listener(self.stopped)
         for task in [*self._background, self._watcher]:
             if task is not None:
                 task.cancel()
@@ -419,6 +427,8 @@ class DeliveryEngine:
             if not self._sending.is_set():
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
             await self.limiter.acquire(chat_id, reader=False, paid=paid)
+            if bid in self._stopped:
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             try:
                 body = message.body(chat_id, delivery.silent)
                 result = await self.api.call("sendMessage", body, self.options.send_timeout)
@@ -514,6 +524,8 @@ class DeliveryEngine:
             if not self._sending.is_set():
                 raise _Halted
             await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            if bid in self._stopped:  # superseded by a newer edit, or the article was withdrawn meanwhile
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             try:
                 if delete:
                     body = json.dumps({"chat_id": chat_id, "message_id": target}).encode()
