@@ -301,3 +301,27 @@ async def test_readers_and_groups_get_nothing_from_these_commands(bot, telegram,
     assert article is not None and article.version == 1 and not article.withdrawn
     assert not telegram.edited and not telegram.deleted
     assert len(article_copies(telegram, article_id)) == 2
+
+
+async def test_a_correction_while_the_push_runs_reaches_every_copy_once(settings, telegram, clocks):
+    telegram.latency = 0.05
+    chats = list(range(8001, 8031))
+    async with running(settings, broadcast_rate=5) as app:
+        store = store_of(app)
+        await add_subscribers(store, chats)
+        article_id = await publish_article(store, "İlk başlık")
+        app.bot_data.delivery.wake()
+        while len(calls(telegram, "sendMessage")) < 5:
+            await asyncio.sleep(0.02)
+        await admin_reader(app, telegram).says(f"/edit {article_id}\nDüzeltilmiş başlık\nYeni metin.")
+        await settle(store, app.bot_data.delivery)
+    copies = article_copies(telegram, article_id)
+    assert set(copies) == set(chats)
+    final = {m.chat_id: m.plain for m in telegram.sent if m.chat_id in copies}
+    for edit in telegram.edited:
+        final[edit.chat_id] = edit.plain
+    assert all("Düzeltilmiş başlık" in text for text in final.values())  # nobody is left with the old one
+    edits = calls(telegram, "editMessageText")
+    assert max(edits.values()) == 1  # never twice
+    old = {m.chat_id for m in telegram.sent if m.chat_id in copies and "İlk başlık" in m.plain}
+    assert set(edits) == old  # only the copies that showed the old version
