@@ -21,7 +21,7 @@ class SearchLimits:
 
     considered: int = 200  # the newest matches that are ranked; counts and pages stop there ("200+")
     seconds: float = 0.030  # CPU time of the reader connection's thread (see `Database.bounded_reads`)
-    steps: int = 1_000_000  # SQLite VM steps (a search of 200 matches takes about 10,000)
+    steps: int = 200_000  # SQLite VM steps (a search of 200 matches takes about 7,000)
 
 
 # ONE full-text statement per search: FTS5 expands a prefix word past the prefix index (reads every indexed

@@ -11,6 +11,8 @@ Design (WAL lets readers and one writer work at the same time, across processes 
   write lock: each statement reads the last committed state. query_only makes a write sent down the read
   path fail instead of silently taking the writer's place. `Transaction.after_commit` calls back once the
   rows are committed, so a listener woken by a write (the delivery engine) finds them on a reader.
+- **Bounded reads** (`bounded_reads`) run statements a reader can shape (search) under a budget of SQLite
+  VM steps and CPU time of the connection's thread; past it SQLite stops the statement (`TooMuchWork`).
 - A `:memory:` database is private to its connection, so it keeps one connection for everything.
 - Failures get names: `DatabaseUnusable` when `open` cannot use the file (not SQLite, damaged, written by a
   newer newsbot, a directory), `StorageUnavailable` when a write cannot happen now (disk full, locked by
@@ -76,7 +78,7 @@ class StorageUnavailable(StorageError, sqlite3.OperationalError):
 
 
 class TooMuchWork(StorageError):
-    """Bounded reads ran out of steps and were stopped, so one reader's query cannot hold a connection."""
+    """Bounded reads ran out of steps or CPU time and were stopped, so no query holds a connection long."""
 
 
 def _code(error: sqlite3.Error) -> int | None:
@@ -143,6 +145,7 @@ class Database:
         for reader in self._all_readers:
             await reader.close()
         self._all_readers.clear()
+        self._clocks.clear()
         self._readers = None
         async with self._lock:
             await self._connection.close()
@@ -405,7 +408,6 @@ class BoundedReads:
         self.granularity = max(1, min(self.GRANULARITY, self.max_steps))
         self.steps = 0
         self._end = clock() + seconds  # on the connection thread's CPU clock
-        self._statement_end = self._end
         self._running = False
         self._poll_handle: asyncio.TimerHandle | None = None
         self._interrupts: set[asyncio.Task[None]] = set()
@@ -418,16 +420,13 @@ class BoundedReads:
         self.steps += self.granularity
         return int(self.steps >= self.max_steps)
 
-    async def fetchall(
-        self, sql: str, params: Params = (), *, seconds: float | None = None
-    ) -> list[sqlite3.Row]:
-        """All rows, unless the budget (or this statement's smaller share of its time) runs out first."""
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """All rows, unless the budget runs out first."""
         now = self._clock()
-        self._statement_end = self._end if seconds is None else min(self._end, now + seconds)
-        if now >= self._statement_end or self.steps >= self.max_steps:
+        if now >= self._end or self.steps >= self.max_steps:
             raise TooMuchWork(f"out of budget before the statement ({self.steps} steps)")
         self._running = True
-        self._poll_at(self._statement_end - now)
+        self._poll_at(self._end - now)
         try:
             return list(await self._connection.execute_fetchall(sql, params))
         except sqlite3.OperationalError as error:
@@ -448,7 +447,7 @@ class BoundedReads:
         self._poll_handle = None
         if not self._running:
             return
-        left = self._statement_end - self._clock()
+        left = self._end - self._clock()
         if left > 0:
             self._poll_at(left)
             return
