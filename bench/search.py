@@ -3,17 +3,17 @@
 .venv/bin/python bench/search.py [--articles N] [--db PATH] [--rounds N]
 
 Builds N articles (default 100,000) with Turkish and English headlines and bodies drawn from a Zipf-shaped
-vocabulary (real function words and news words, and generated inflected Turkish forms), or reuses the
-database at --db when it exists (a database built by older code is migrated on open, and the migration is
-timed). Then runs the worst queries that fit the input limits (an inline query holds at most 256
+vocabulary (function words, news words and generated stems, Turkish ones in up to 500 inflected forms), or
+reuses the database at --db when it exists (a database built by older code is migrated on open, and the
+opening is timed). Then runs the worst queries that fit the input limits (an inline query holds at most 256
 characters, /search reads at most 4096) the way the bot runs them, and prints p50 and max per query shape:
 
-- search: what /search does (the 5 best, then how many match);
-- inline: what an inline query does (one page of 20: the first, and the 10th).
+- /search: the 5 best and how many match;
+- inline: one page of 20, the first and the 10th.
 
-A query that hits the work cap counts as answered ("too broad"); its time is what the reader connection
-was held. To measure the code before the prefix index, run the same script against that code, e.g.
-`PYTHONPATH=/path/to/old/checkout .venv/bin/python bench/search.py --db /tmp/old.db`.
+A search stopped at the work cap counts as answered ("too costly": the reader is told to use fewer or
+longer words); its time is how long it held the reader connection. For the code before issue 10, run this
+script against that code: `PYTHONPATH=/path/to/old/checkout .venv/bin/python bench/search.py --db old.db`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from storage import Store
 from storage.folding import fold_text
 from storage.models import ArticleDraft
 
-TOO_BROAD = getattr(articles_module, "SearchTooBroad", None)
+TOO_COSTLY = getattr(articles_module, "SearchTooCostly", None)
 
 
 
@@ -237,7 +237,7 @@ async def timed(call) -> tuple[float, float, str]:
         await call()
         outcome = "ok"
     except Exception as error:  # the old code's errors count too: a reader would have seen them
-        outcome = "too broad" if TOO_BROAD and isinstance(error, TOO_BROAD) else type(error).__name__
+        outcome = "too costly" if TOO_COSTLY and isinstance(error, TOO_COSTLY) else type(error).__name__
     return (time.perf_counter() - started) * 1000, (time.process_time() - cpu) * 1000, outcome
 
 

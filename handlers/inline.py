@@ -9,7 +9,7 @@ from bot.arguments import parse_id, parse_offset
 from bot.context import NewsbotContext
 from bot.sharing import ShareLink, deep_link, inline_card
 from storage import Store
-from storage.articles import SearchTooBroad
+from storage.articles import SearchTooCostly
 from storage.models import Article
 
 PAGE_SIZE = 20
@@ -53,7 +53,7 @@ async def find_articles(store: Store, text: str, offset: int) -> list[Article]:
         return [found] if found else []
     try:
         return await store.articles.search(text, limit=PAGE_SIZE, offset=offset)
-    except SearchTooBroad:  # too costly to answer now: no cards, the reader types on
+    except SearchTooCostly:  # too costly to answer now: no cards, the reader types on
         return []
 
 

@@ -8,7 +8,7 @@ from telegram.ext import Application, CommandHandler
 from bot.context import NewsbotContext
 from bot.text import cut_text
 from bot.views import for_listing
-from storage.articles import SearchTooBroad
+from storage.articles import SearchTooCostly
 from storage.fulltext import query_tokens
 
 SEARCH_RESULTS = 5
@@ -22,8 +22,8 @@ async def search(update: Update, context: NewsbotContext) -> None:
         return
     try:
         found = await context.store.articles.find(query, limit=SEARCH_RESULTS)
-    except SearchTooBroad:
-        await context.reply(update, "search_too_broad", query=cut_text(query, 100))
+    except SearchTooCostly:
+        await context.reply(update, "search_too_costly", query=cut_text(query, 100))
         return
     if not found.articles:
         await context.reply(update, "search_none", query=cut_text(query, 100))

@@ -11,8 +11,8 @@ from storage.fulltext import fold_for_index, match_expression, query_tokens
 from storage.models import Article, ArticleDraft, SearchPage
 
 
-class SearchTooBroad(TooMuchWork):
-    """A search that could not be answered within its budget: the reader should add or lengthen words."""
+class SearchTooCostly(TooMuchWork):
+    """A search stopped at its budget: the reader should use fewer or longer words (more never help)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Articles:
         return (await self.find(query, limit=1)).total
 
     async def find(self, query: str, *, limit: int, offset: int = 0) -> SearchPage:
-        """One page of matches and their count, within `limits`; SearchTooBroad when past them."""
+        """One page of matches and their count, within `limits`; SearchTooCostly when past them."""
         tokens = query_tokens(query)
         limits = self.limits
         if not tokens or limit <= 0:
@@ -125,7 +125,7 @@ class Articles:
                     marks = ", ".join("?" * len(page))
                     found = await reads.fetchall(f"SELECT * FROM articles WHERE id IN ({marks})", page)
         except TooMuchWork as error:
-            raise SearchTooBroad(f"search {expression[:200]!r}: {error}") from error
+            raise SearchTooCostly(f"search {expression[:200]!r}: {error}") from error
         by_id = {row["id"]: _article(row) for row in found}
         articles = [by_id[article_id] for article_id in page if article_id in by_id]
         return SearchPage(articles, len(ids), more=len(rows) > limits.considered)

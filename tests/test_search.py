@@ -14,7 +14,7 @@ from bot.drafts import make_draft
 from bot.publishing import publish
 from bot.sources.links import fold_text
 from storage import Store
-from storage.articles import SearchLimits, SearchTooBroad
+from storage.articles import SearchLimits, SearchTooCostly
 from storage.database import TooMuchWork, available_migrations, split_statements
 from storage.fulltext import MAX_QUERY_TOKENS, fold_for_index, match_expression, query_tokens
 from storage.identity import text_key
@@ -209,20 +209,20 @@ async def test_any_inline_query_is_a_bounded_valid_fts5_query(store, text):
     assert page.total >= len(page.articles)
 
 
-async def test_search_over_its_budget_answers_too_broad_never_a_traceback(app, reader: Reader):
+async def test_a_search_over_its_budget_gets_a_short_answer_never_a_traceback(app, reader: Reader):
     store = app.bot_data.store
     for title, body, day in ARTICLES:
         draft = make_draft(title=title, body=body, published=datetime(2024, 1, day, tzinfo=UTC), source="x")
         await publish(store, draft)
     assert "2 haber" in (await reader.says("/search cankiri")).plain
     store.articles.limits = SearchLimits(steps=1)  # stopped by SQLite at its first step
-    with pytest.raises(SearchTooBroad):
+    with pytest.raises(SearchTooCostly):
         await store.articles.search("cankiri", limit=5)
     answer = (await reader.says("/search cankiri")).plain
-    assert "çok fazla habere uyuyor" in answer and "kelime daha ekleyin" in answer
+    assert "araması çok uzun sürer" in answer and "Daha az ya da daha uzun kelimelerle" in answer
     assert (await inline(reader, "cankiri")).results == []
     store.articles.limits = SearchLimits(seconds=0)  # no time at all: not even started
-    assert "çok fazla habere uyuyor" in (await reader.says("/search istanbul")).plain
+    assert "araması çok uzun sürer" in (await reader.says("/search istanbul")).plain
     store.articles.limits = SearchLimits()
     assert "2 haber" in (await reader.says("/search cankiri")).plain, "the reader connections work as before"
     assert len((await inline(reader, "istanbul")).results) == 3
