@@ -13,7 +13,7 @@ from bot.drafts import draft_from_page
 from bot.publishing import publish
 from bot.settings import Settings
 from bot.sources.extract import ExtractionError, extract_article
-from bot.sources.fetch import FetchError, fetch
+from bot.sources.fetch import FetchError, fetch, open_session
 from storage import Store
 
 MAX_PAGE_BYTES = 5_000_000
@@ -28,7 +28,7 @@ async def import_pages(settings: Settings, sources: Sequence[str], *, out: TextI
     failures = 0
     store = await Store.open(settings.db_path)
     try:
-        async with aiohttp.ClientSession() as session:
+        async with open_session(settings.fetch_allow) as session:
             for source in sources:
                 try:
                     html, url = await _read(session, source)

@@ -6,28 +6,35 @@ from telegram.ext import Application
 
 from handlers import (
     articles,
+    choices,
     errors,
     fallback,
     feeds,
+    follows,
+    hours,
     inline,
     language,
     membership,
     post,
     prelude,
     search,
+    settings,
     sharing,
     start,
     stats,
     subscription,
+    throttle,
     weather,
 )
 
 
 def register(application: Application) -> None:
-    """Register every feature; the prelude runs first, the fallback for unknown input last."""
+    """Register every feature; the throttle's answer and the prelude run first, the fallback last."""
+    throttle.register(application)
     prelude.register(application)
     features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
-    for feature in (*features, feeds, post, stats):
+    choosing = (settings, choices, follows, hours)
+    for feature in (*features, *choosing, feeds, post, stats):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

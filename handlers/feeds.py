@@ -11,16 +11,15 @@ from bot.clock import in_istanbul
 from bot.context import NewsbotContext
 from bot.feed_polling import poller_of
 from bot.ingest import feed_key
+from handlers.access import operators_only
 from storage.models import FeedStatus
 
 FEEDS_PER_MESSAGE = 8  # each feed takes up to ~450 characters; this keeps a message under 4096
 
 
+@operators_only
 async def feeds(update: Update, context: NewsbotContext) -> None:
-    """Dispatch /feeds, /feeds add URL, /feeds remove URL; everyone else is politely refused."""
-    if not context.is_admin(update):
-        await context.reply(update, "admin_only")
-        return
+    """Dispatch /feeds, /feeds add URL, /feeds remove URL."""
     args = context.args or []
     if not args:
         await _list(update, context)

@@ -10,13 +10,12 @@ from bot.clock import utc_now
 from bot.context import NewsbotContext
 from bot.drafts import make_draft
 from bot.publishing import publish
+from handlers.access import operators_only
 
 
+@operators_only
 async def post(update: Update, context: NewsbotContext) -> None:
     """Headline on the first line, body below; confirms with the article's number."""
-    if not context.is_admin(update):
-        await context.reply(update, "admin_only")
-        return
     message = update.effective_message
     parsed = parse_post(message.text or "") if message is not None else None
     if parsed is None:

@@ -197,9 +197,11 @@ class Database:
         """Hold the write lock across several statements so they commit or roll back together."""
         async with self._lock:
             with _writes():
-                await self._connection.execute("BEGIN IMMEDIATE")
                 tx = Transaction(self._connection)
                 try:
+                    # Inside the try: a task cancelled while BEGIN waits for another process's lock is gone
+                    # before SQLite begins; the rollback queued behind it closes that orphan transaction.
+                    await self._connection.execute("BEGIN IMMEDIATE")
                     yield tx
                 except BaseException:
                     await self._connection.rollback()

@@ -78,14 +78,46 @@ class Forecast:
     weather_code: int | None
     precipitation_probability: int | None
     fetched_at: datetime
+    precipitation_sum: float | None = None  # mm over the day
+    wind_gusts_max: float | None = None  # km/h, the day's strongest gust
+
+
+@dataclass(frozen=True)
+class CurrentConditions:
+    """One province's weather now, as Open-Meteo gave it: `observed_at` is the conditions' own time (UTC)."""
+
+    plate: int
+    observed_at: datetime
+    temperature: float | None
+    weather_code: int | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class WeatherReport:
+    """Everything one Open-Meteo answer holds: daily forecasts and current conditions of every province."""
+
+    forecasts: list[Forecast]
+    current: list[CurrentConditions]
+
+
+@dataclass(frozen=True)
+class WeatherAlert:
+    """A severe-weather finding for one province and day; `value` is the figure that raised it."""
+
+    plate: int
+    day: date
+    kind: str  # see bot/weather/alerts.py ALERT_KINDS
+    value: float | None
 
 
 @dataclass(frozen=True)
 class WeatherSettings:
-    """A chat's home province and morning push time ("HH:MM", None when switched off)."""
+    """A chat's home province, morning push time ("HH:MM", None when switched off) and alerts switch."""
 
     province: int | None
     weather_time: str | None
+    alerts: bool = True
 
 
 @dataclass(frozen=True)
@@ -189,3 +221,123 @@ class StatsOverview:
     sent_24h: int
     failed_24h: int
     archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of articles readers switch on and off ("Ekonomi/Economy"); id 1 is General."""
+
+    id: int
+    key: str
+    label_tr: str
+    label_en: str
+
+    def label(self, lang: str) -> str:
+        """The label in a reader's language (English for anything but Turkish, as the interface)."""
+        return self.label_tr if lang == "tr" else self.label_en
+
+
+@dataclass(frozen=True)
+class FollowedPhrase:
+    """A followed word or phrase: as the reader typed it, and folded as /search folds it."""
+
+    folded: str
+    phrase: str
+
+
+@dataclass(frozen=True)
+class FollowChange:
+    """What /follow did with each phrase: added, followed already (as first typed), or over the limit."""
+
+    added: tuple[str, ...]
+    known: tuple[str, ...]
+    full: tuple[str, ...]
+    count: int  # phrases the chat follows now
+
+
+@dataclass(frozen=True)
+class UnfollowChange:
+    """What /unfollow did: phrases removed (as they were typed) and phrases the chat did not follow."""
+
+    removed: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReaderChoices:
+    """Everything a chat chose about what it gets and when (storage/migrations/0012), read in one query."""
+
+    chat_id: int
+    subscribed: bool  # subscribed and reachable: choices only matter then
+    interface_language: str
+    languages: tuple[str, ...]  # the article languages it gets: its choice, else its interface language
+    languages_chosen: bool  # False while it follows the interface language
+    muted_sections: frozenset[int]
+    follows: tuple[FollowedPhrase, ...]  # alphabetical (folded)
+    digest_times: str | None  # "08:00,18:30"
+    digest_next: float | None
+    digest_after: int | None
+    quiet_start: int | None  # minutes after Istanbul midnight
+    quiet_end: int | None
+    quiet_next_end: float | None
+
+
+@dataclass(frozen=True)
+class DayMaxima:
+    """Every province's maximum temperature for one day (what the map draws), and the oldest fetch time."""
+
+    day: date
+    maxima: dict[int, float | None]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class MapReader:
+    """A reader due for the morning map: where to send it and in which language to caption it."""
+
+    chat_id: int
+    province: int
+    language: str | None
+    language_code: str | None
+
+
+@dataclass(frozen=True)
+class BroadcastStatus:
+    """One broadcast as the operators' chart shows it: how many of its deliveries are done and how."""
+
+    broadcast_id: int
+    kind: str
+    ref: str
+    title: str | None  # the article's headline, for kind "article"
+    total: int
+    pending: int  # queued or being sent
+    failed: int
+    filling: bool  # its audience is still being queued
+
+    @property
+    def done(self) -> int:
+        """Deliveries no longer pending: sent or failed."""
+        return self.total - self.pending
+
+
+@dataclass(frozen=True)
+class ArticleReach:
+    """How far one article got (/stats N): its broadcast, digests, deep-link opens and friends it brought."""
+
+    article_id: int
+    title: str
+    published_at: datetime
+    broadcast: bool  # pushed to subscribers at all (a feed's backlog is not)
+    filling: bool
+    total: int
+    sent: int
+    failed: int
+    pending: int
+    pruned: int  # finished deliveries deleted by retention; only their daily totals remain
+    digest_sent: int
+    digest_failed: int
+    digest_pending: int
+    opened: int  # readers who opened it through a deep link
+    opened_via_share: int  # ... of them through someone else's shared link
+    joined: int  # new readers who came to the bot through a link to it
+    joined_subscribed: int  # ... of them active subscribers now

@@ -8,7 +8,9 @@ from storage.articles import Articles
 from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.feeds import Feeds
+from storage.maps import MapStore
 from storage.outbox import Outbox
+from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
 from storage.stats import Stats
@@ -24,8 +26,10 @@ class Store:
         self.articles = Articles(db)
         self.outbox = Outbox(db)
         self.weather = WeatherStore(db, self.outbox)
+        self.maps = MapStore(db)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
+        self.readers = Readers(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
 

@@ -42,9 +42,11 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from tests.fake_media import ImageError, photo_info, photo_sizes
 from tests.telegram_html import TelegramHTMLError, utf16_len, validate_telegram_html
 
 __all__ = [
+    "ANONYMOUS_ADMIN_USER",
     "DEFAULT_BOT_USER",
     "CallbackAnswer",
     "FakeBotAPI",
@@ -53,6 +55,7 @@ __all__ = [
     "RateLimits",
     "RecordedRequest",
     "SentMessage",
+    "StoredFile",
     "Violation",
     "callback_update",
     "inline_query_update",
@@ -110,6 +113,7 @@ COMMAND_SCOPE_TYPES = frozenset(
         "chat_administrators", "chat_member",
     ]
 )
+MEMBER_STATUSES = frozenset(["creator", "administrator", "member", "restricted", "left", "kicked"])
 # Update types Telegram leaves out unless they are listed in allowed_updates explicitly.
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
@@ -260,6 +264,20 @@ class SentMessage:
     protect_content: bool = False
     allow_paid_broadcast: bool = False
     inline_message_id: str | None = None
+    file_id: str | None = None  # sendPhoto/sendDocument: the file shown (the largest photo size)
+    uploaded: bool = False  # ... sent as a multipart upload rather than by file_id
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """A file the bot uploaded: its bytes and what Telegram answers about it (sizes for a photo)."""
+
+    kind: str  # "photo" | "document"
+    data: bytes
+    filename: str | None
+    chat_id: ChatId
+    unique_id: str
+    result: JSONDict | list[JSONDict]  # the message's "photo" sizes or "document" object
 
 
 @dataclass(slots=True)
@@ -389,6 +407,7 @@ class FakeBotAPI:
         self.answered_callbacks: dict[str, CallbackAnswer] = {}
         self.inline_answers: dict[str, InlineAnswer] = {}
         self.chat_actions: list[tuple[ChatId, str]] = []
+        self.uploads: list[StoredFile] = []  # every multipart upload of sendPhoto/sendDocument, in order
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.updates_served: list[JSONDict] = []  # every update returned; repeats if offset is not advanced
         self.webhook: JSONDict | None = None
@@ -396,7 +415,8 @@ class FakeBotAPI:
         self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._chats: dict[ChatId, JSONDict] = {}
         self._chat_faults: dict[ChatId, Fault] = {}
-        self._chat_admins: dict[ChatId, dict[int, str]] = {}
+        self._files: dict[str, StoredFile] = {}  # every file_id handed out (each photo size) -> its file
+        self._members: dict[ChatId, dict[int, tuple[str, bool]]] = {}  # chat -> user -> (status, anonymous)
         self._faults: list[_PendingFault] = []
         self._last_message_id: dict[ChatId, int] = {}
         self._messages: dict[tuple[ChatId, int], tuple[str | None, str | None, JSONDict | None]] = {}
@@ -498,12 +518,40 @@ class FakeBotAPI:
         """Use a full chat dict (e.g. from make_chat) in responses; a username makes it @-addressable."""
         self._chats[chat["id"]] = dict(chat)
 
+    def set_member(
+        self, chat_id: ChatId, user_id: int, status: str = "member", *, anonymous: bool = False
+    ) -> None:
+        """getChatMember answers `status` for this user in this chat from now on (the chat becomes known).
+
+        anonymous=True makes an administrator or creator anonymous: their messages come from
+        GroupAnonymousBot with sender_chat set to the group, but their button presses carry their own user.
+        """
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"Telegram has no chat member status {status!r}")
+        if anonymous and status not in ("creator", "administrator"):
+            raise ValueError("only admins can be anonymous")
+        self._chats.setdefault(chat_id, self._default_chat(chat_id))
+        self._members.setdefault(chat_id, {})[user_id] = (status, anonymous)
+
+    def add_member(self, chat_id: ChatId, user_id: int) -> None:
+        """The user is in the chat as a plain member, unless set_member already gave them a status."""
+        if user_id not in self._members.get(chat_id, {}):
+            self.set_member(chat_id, user_id, "member")
+
     def set_chat_admins(self, chat_id: ChatId, admins: list[int], *, creator: int | None = None) -> None:
-        """getChatMember answers "administrator" for these users ("creator" for creator), "member" else."""
-        statuses = dict.fromkeys(admins, "administrator")
+        """Make these users administrators of the chat (and `creator` its creator)."""
+        for user_id in admins:
+            self.set_member(chat_id, user_id, "administrator")
         if creator is not None:
-            statuses[creator] = "creator"
-        self._chat_admins[chat_id] = statuses
+            self.set_member(chat_id, creator, "creator")
+
+    def member_lookups(self, chat_id: ChatId | None = None) -> list[RecordedRequest]:
+        """The getChatMember calls made so far (about one chat, if given), answered or refused."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "getChatMember" and (chat_id is None or r.params.get("chat_id") == chat_id)
+        ]
 
     def fail_next(
         self,
@@ -924,7 +972,13 @@ class FakeBotAPI:
         return self._record_message("sendMessage", params, chat, text, plain, markup)
 
     async def _send_media(self, method: str, kind: str, params: JSONDict) -> JSONDict:
-        """sendPhoto/sendDocument: a file_id, URL or upload plus an optional caption (1024 units)."""
+        """sendPhoto/sendDocument: a multipart upload or a file_id this server handed out, caption <= 1024.
+
+        Photos must be real PNG or JPEG images of allowed dimensions (tests/fake_media.py); the answer
+        carries Telegram's photo sizes, each with its file_id and file_unique_id, and any of those file_ids
+        sends the same file again. An unknown file_id is refused like Telegram refuses one; HTTP URLs are
+        refused too, because this server cannot fetch them (Telegram would).
+        """
         chat = self._chat(params)
         media = params.get(kind)
         if media is None or media == "":
@@ -932,18 +986,59 @@ class FakeBotAPI:
         caption = params.get("caption")
         plain = self._check_text(caption, params.get("parse_mode"), caption=True)
         markup = self._check_markup(params.get("reply_markup"))
+        upload = isinstance(media, web.FileField)
+        if upload:
+            stored = self._store_upload(kind, media, chat["id"])
+        elif isinstance(media, str) and media.lower().startswith(("http://", "https://")):
+            raise _bad("failed to get HTTP URL content")
+        else:
+            known = self._files.get(str(media))
+            if known is None or known.kind != kind:
+                raise _bad("wrong file identifier/HTTP URL specified")
+            stored = known
         if self.limits.enabled:
             self._check_rate(method, chat["id"], chat["type"], bool(params.get("allow_paid_broadcast")))
-        file_id = f"fake-{kind}-{len(self.sent) + 1}"
-        if kind == "photo":
-            extra: JSONDict = {
-                "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]
-            }
-        else:
-            extra = {"document": {"file_id": file_id, "file_unique_id": file_id}}
+        if upload:
+            self.uploads.append(stored)
+            for file_id in _file_ids(stored.result):
+                self._files[file_id] = stored
+            params[kind] = f"<upload {stored.filename or kind}, {len(stored.data)} bytes>"
+        extra: JSONDict = {kind: stored.result}
         if plain:
             extra["caption"] = plain
-        return self._record_message(method, params, chat, caption, plain, markup, extra)
+        message = self._record_message(method, params, chat, caption, plain, markup, extra)
+        sent = self.sent[-1]
+        sent.file_id = _file_ids(stored.result)[-1]
+        sent.uploaded = upload
+        return message
+
+    def _store_upload(self, kind: str, field: web.FileField, chat_id: ChatId) -> StoredFile:
+        """Read an uploaded file; a photo must decode. Nothing is kept unless the send goes through."""
+        data = field.file.read()
+        number = len(self.uploads) + 1
+        unique = f"fake-unique-{kind}-{number}"
+        if kind == "photo":
+            try:
+                info = photo_info(data)
+            except ImageError as error:
+                raise _bad(str(error)) from None
+            result: JSONDict | list[JSONDict] = [
+                {
+                    "file_id": f"fake-photo-{number}-{i}",
+                    "file_unique_id": f"{unique}-{i}",
+                    "width": width,
+                    "height": height,
+                    "file_size": size,
+                }
+                for i, (width, height, size) in enumerate(photo_sizes(info, len(data)))
+            ]
+        else:
+            if not data:
+                raise _bad("file must be non-empty")
+            result = {"file_id": f"fake-document-{number}", "file_unique_id": unique, "file_size": len(data)}
+            if field.filename:
+                result["file_name"] = field.filename
+        return StoredFile(kind, data, field.filename, chat_id, unique, result)
 
     async def _send_photo(self, params: JSONDict) -> JSONDict:
         return await self._send_media("sendPhoto", "photo", params)
@@ -1267,17 +1362,39 @@ class FakeBotAPI:
         }
 
     async def _get_chat_member(self, params: JSONDict) -> JSONDict:
+        """Like Telegram: unknown chats and users are errors, a known user outside the chat has "left"."""
+        chat_id = params.get("chat_id")
+        if isinstance(chat_id, int) and chat_id not in self._chats and chat_id not in self._members:
+            raise _bad("chat not found")
         chat = self._chat(params)
         user_id = params.get("user_id")
-        if not isinstance(user_id, int):
+        if not isinstance(user_id, int) or user_id <= 0:
             raise _bad("invalid user_id specified")
         if user_id == self.bot_user["id"]:
             return _chat_member(self.bot_user, "administrator" if chat["type"] != "private" else "member")
-        status = self._chat_admins.get(chat["id"], {}).get(user_id, "member")
-        return _chat_member({"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}, status)
+        members = self._members.get(chat["id"], {})
+        if chat["type"] == "private" and chat["id"] == user_id:
+            members = {user_id: ("member", False)}
+        if user_id in members:
+            status, anonymous = members[user_id]
+        elif self._knows_user(user_id):
+            status, anonymous = "left", False
+        else:
+            raise _bad("user not found")
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        return _chat_member(user, status, anonymous=anonymous)
+
+    def _knows_user(self, user_id: int) -> bool:
+        """Telegram knows a user the bot has met: in a private chat or as a member of some chat."""
+        return user_id in self._chats or any(user_id in members for members in self._members.values())
 
     async def _close(self, params: JSONDict) -> bool:
         return True
+
+
+def _file_ids(result: JSONDict | list[JSONDict]) -> list[str]:
+    """The file_ids of a stored file, the largest photo size last."""
+    return [size["file_id"] for size in result] if isinstance(result, list) else [result["file_id"]]
 
 
 def _to_int(key: str, value: str) -> int | str:
@@ -1341,6 +1458,14 @@ DEFAULT_BOT_USER: JSONDict = {
     "username": "newsbot_test_bot",
 }
 
+# Telegram's stand-in sender for messages an anonymous group admin writes "as the group".
+ANONYMOUS_ADMIN_USER: JSONDict = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+
 _update_ids = itertools.count(1)
 _incoming_message_ids = itertools.count(1_000_001)
 _query_ids = itertools.count(1)
@@ -1381,9 +1506,18 @@ def _private_chat(user: JSONDict) -> JSONDict:
 
 
 def message_update(
-    user: JSONDict, text: str, chat: JSONDict | None = None, *, message_id: int | None = None
+    user: JSONDict,
+    text: str,
+    chat: JSONDict | None = None,
+    *,
+    message_id: int | None = None,
+    anonymous: bool = False,
 ) -> JSONDict:
-    """An incoming text message; a leading /command (optionally /command@botname) gets its entity."""
+    """An incoming text message; a leading /command (optionally /command@botname) gets its entity.
+
+    anonymous=True: an anonymous admin writes in a group, so Telegram names GroupAnonymousBot as the sender
+    and the group itself as sender_chat (the admin's own account is not in the update).
+    """
     chat = chat or _private_chat(user)
     message: JSONDict = {
         "message_id": message_id or next(_incoming_message_ids),
@@ -1392,6 +1526,11 @@ def message_update(
         "text": text,
     }
     if chat["type"] == "channel":
+        message["sender_chat"] = chat
+    elif anonymous:
+        if chat["type"] not in ("group", "supergroup"):
+            raise ValueError("only group admins can write anonymously")
+        message["from"] = ANONYMOUS_ADMIN_USER
         message["sender_chat"] = chat
     else:
         message["from"] = user
@@ -1438,17 +1577,16 @@ def inline_query_update(
     return {"update_id": next(_update_ids), "inline_query": inline}
 
 
-def _chat_member(user: JSONDict, status: str) -> JSONDict:
+def _chat_member(user: JSONDict, status: str, *, anonymous: bool = False) -> JSONDict:
     """A ChatMember with the fields PTB requires for each status."""
     member: JSONDict = {"user": user, "status": status}
     if status == "creator":
-        member["is_anonymous"] = False
+        member["is_anonymous"] = anonymous
     elif status == "administrator":
         member.update(
             dict.fromkeys(
                 (
                     "can_be_edited",
-                    "is_anonymous",
                     "can_promote_members",
                     "can_post_stories",
                     "can_edit_stories",
@@ -1473,6 +1611,7 @@ def _chat_member(user: JSONDict, status: str) -> JSONDict:
                 True,
             )
         )
+        member["is_anonymous"] = anonymous
     elif status == "restricted":
         member.update(
             dict.fromkeys(

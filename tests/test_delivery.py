@@ -436,7 +436,9 @@ async def test_stats_shows_operators_the_numbers_and_others_nothing(strict, tele
     await publish_article(store)
     await settle(store, engine_of(strict))
     admin = Reader(strict, telegram, ADMIN_ID, language_code="en", first_name="Operator")
-    report = (await admin.says("/stats")).plain
+    figures, chart = await admin.send("/stats")
+    assert chart.method == "sendPhoto"
+    report = figures.plain
     assert "İstanbul: 1" in report and "no home province: 2" in report
     assert "Subscribers who came by invitation: 0" in report
     assert "Active subscribers: 3" in report

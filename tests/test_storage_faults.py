@@ -87,23 +87,23 @@ async def test_open_names_the_file_and_what_is_wrong(tmp_path, kind):
 
 async def test_a_database_from_a_newer_newsbot_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "newsbot.db"
-    with sqlite3.connect(path) as connection:  # written by a newer newsbot: schema version 12 and more
+    with sqlite3.connect(path) as connection:  # written by a newer newsbot: schema version 99
         connection.execute(
             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
         )
         connection.executemany(
-            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [(1, "foundation"), (12, "future")]
+            "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [(1, "foundation"), (99, "future")]
         )
     connection.close()
     with pytest.raises(
-        DatabaseUnusable, match="written by a newer newsbot: migration 0012 unknown; upgrade newsbot"
+        DatabaseUnusable, match="written by a newer newsbot: migration 0099 unknown; upgrade newsbot"
     ):
         await Database.open(path)
     with sqlite3.connect(path) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     connection.close()
     assert tables == {"schema_migrations"}, "never half-used: no migration ran"
-    assert 12 not in {version for version, _, _ in available_migrations()}
+    assert 99 not in {version for version, _, _ in available_migrations()}
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)
@@ -282,3 +282,26 @@ async def test_backup_is_consistent_while_articles_keep_arriving(tmp_path):
         await backup_database(path, tmp_path / "copy.db")
     with pytest.raises(DatabaseUnusable, match="no such database"):
         await backup_database(tmp_path / "missing.db", tmp_path / "other.db")
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_no_transaction_open(tmp_path):
+    # A task stopped while its BEGIN waits for another process's write lock (the delivery engine stopping
+    # during `newsbot import`): SQLite still begins the transaction once the lock is free, after the task
+    # is gone. That transaction must not stay open, or every later write fails with "cannot start a
+    # transaction within a transaction".
+    store = await Store.open(tmp_path / "news.db")
+    other = sqlite3.connect(tmp_path / "news.db", timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.create_task(store.chats.subscribe(1))  # one transaction: waits for the lock
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        other.rollback()
+        await store.chats.touch(1, "private", "tr")  # the writer is free and out of any transaction
+        assert (await store.chats.subscribe(1)).subscribed
+    finally:
+        other.close()
+        await store.close()
