@@ -223,7 +223,7 @@ class FeedPoller:
         for entry in parsed.entries[: limits.max_items_per_poll]:
             if not await self._known(key, entry):
                 fresh.append(entry)
-            elif (article_id := await self._changed(key, entry)) is not None:
+            elif (article_id := await self._changed(feed, key, entry)) is not None:
                 changed.append((article_id, entry))
         # Feeds list newest first; announce oldest first so readers get the news in order.
         oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
@@ -249,12 +249,12 @@ class FeedPoller:
             guid=keys.guid, url_key=keys.url_key, content_hash=keys.content_hash
         )
 
-    async def _changed(self, key: str, entry: FeedEntry) -> int | None:
+    async def _changed(self, feed: Feed, key: str, entry: FeedEntry) -> int | None:
         """The article a known item (by guid or link) belongs to, if the feed changed the item since."""
         keys = item_keys(key, entry)
         if keys.guid is None and keys.url_key is None:
             return None  # known by its text: a changed text is a new item
-        state = await self.store.articles.item_state(guid=keys.guid, url_key=keys.url_key)
+        state = await self.store.articles.item_state(feed.id, guid=keys.guid, url_key=keys.url_key)
         if state is None:
             return None
         article_id, stored = state

@@ -161,15 +161,21 @@ class Articles:
         )
         return [_article(row) for row in rows]
 
-    async def item_state(self, *, guid: str | None, url_key: str | None) -> tuple[int, str | None] | None:
-        """A feed item's stored article (id, item key) by guid or link, so a poll can see it changed."""
+    async def item_state(
+        self, feed_id: int, *, guid: str | None, url_key: str | None
+    ) -> tuple[int, str | None] | None:
+        """The article (id, item key) a feed item brought, by guid or link: a poll compares the item to it.
+
+        Only the feed that brought an article corrects it: another feed listing the same story differently
+        (its own headline, a campaign link) changes nothing.
+        """
         for column, value in (("guid", guid), ("url_key", url_key)):
             if value:
                 row = await self._db.fetchone(
-                    f"SELECT id, item_key FROM articles WHERE {column} = ?", (value,)
+                    f"SELECT id, item_key, feed_id FROM articles WHERE {column} = ?", (value,)
                 )
                 if row is not None:
-                    return int(row[0]), row[1]
+                    return (int(row[0]), row[1]) if row[2] == feed_id else None
         return None
 
     async def set_item_key(self, tx: Transaction, article_id: int, item_key: str) -> None:

@@ -161,7 +161,12 @@ async def test_an_edited_item_keeps_its_guid_and_a_later_one_with_the_headline_i
     site.feed("/rss", [evening, edited])
     await poller.run_cycle()
     assert await announced(store) == ["\n\n".join(EVENING_TEXT)], "the evening one is new, the edit is not"
-    assert await store.articles.count() == 2 and len(site.seen("/haber/1")) == 1
+    # The edit is a correction of the stored article (issue 12): its page is read again, once.
+    assert await store.articles.count() == 2 and len(site.seen("/haber/1")) == 2
+    corrected_article = await store.articles.get(1)
+    assert corrected_article is not None and corrected_article.body.startswith("Düzeltme: okullar")
+    await poller.run_cycle()
+    assert len(site.seen("/haber/1")) == 2
 
 
 async def test_items_with_only_a_link_are_judged_by_it(poller, store, site):
