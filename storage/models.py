@@ -335,6 +335,7 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+    weather_map: bool = False  # the morning forecast comes with the map of Turkey (/weathermap)
 
 
 @dataclass(frozen=True)
