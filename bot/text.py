@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption, counted like a message's text
 # What one article may keep from a feed, page or file: a headline is a line, a body a long read (about
 # 15,000 words). Anything longer is a broken or hostile source, and the rest only costs storage and search.
 MAX_TITLE_CHARS = 500
