@@ -409,6 +409,7 @@ class FakeBotAPI:
         self.inline_answers: dict[str, InlineAnswer] = {}
         self.chat_actions: list[tuple[ChatId, str]] = []
         self.uploads: list[StoredFile] = []  # every multipart upload of sendPhoto/sendDocument, in order
+        self.upload_attempts = 0  # multipart sendPhoto/sendDocument requests, refused ones included
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.updates_served: list[JSONDict] = []  # every update returned; repeats if offset is not advanced
         self.webhook: JSONDict | None = None
@@ -990,6 +991,7 @@ class FakeBotAPI:
         markup = self._check_markup(params.get("reply_markup"))
         upload = isinstance(media, web.FileField)
         if upload:
+            self.upload_attempts += 1
             stored = self._store_upload(kind, media, chat["id"])
         elif isinstance(media, str) and media.lower().startswith(("http://", "https://")):
             raise _bad("failed to get HTTP URL content")
@@ -1013,6 +1015,25 @@ class FakeBotAPI:
         sent.file_id = _file_ids(stored.result)[-1]
         sent.uploaded = upload
         return message
+
+    def user_photo(self, data: bytes, chat_id: ChatId) -> list[JSONDict]:
+        """A photo a user sent the bot: its sizes (for the update) with file_ids the bot may send again."""
+        info = photo_info(data)
+        number = len(self._files) + 1
+        sizes = [
+            {
+                "file_id": f"fake-user-photo-{number}-{i}",
+                "file_unique_id": f"fake-user-unique-{number}-{i}",
+                "width": width,
+                "height": height,
+                "file_size": size,
+            }
+            for i, (width, height, size) in enumerate(photo_sizes(info, len(data)))
+        ]
+        stored = StoredFile("photo", data, None, chat_id, sizes[-1]["file_unique_id"], sizes)
+        for size in sizes:
+            self._files[size["file_id"]] = stored
+        return sizes
 
     def _store_upload(self, kind: str, field: web.FileField, chat_id: ChatId) -> StoredFile:
         """Read an uploaded file; a photo must decode. Nothing is kept unless the send goes through."""
@@ -1177,6 +1198,11 @@ class FakeBotAPI:
             seen.add(rid)
             if result.get("type") not in INLINE_RESULT_TYPES:
                 raise _bad("RESULT_TYPE_INVALID")
+            if result["type"] == "photo" and "photo_file_id" in result:
+                known = self._files.get(str(result["photo_file_id"]))
+                if known is None or known.kind != "photo":
+                    raise _bad("wrong file identifier/HTTP URL specified")
+                self._check_text(result.get("caption"), result.get("parse_mode"), caption=True)
             if result["type"] == "article":
                 if not result.get("title"):
                     raise _bad("RESULT_TITLE_EMPTY")
@@ -1505,6 +1531,23 @@ def _private_chat(user: JSONDict) -> JSONDict:
     if "username" in user:
         chat["username"] = user["username"]
     return chat
+
+
+def photo_update(user: JSONDict, caption: str, sizes: list[JSONDict]) -> JSONDict:
+    """An incoming photo in a private chat with a caption; a leading /command gets its caption entity."""
+    message: JSONDict = {
+        "message_id": next(_incoming_message_ids),
+        "date": int(time.time()),
+        "chat": _private_chat(user),
+        "from": user,
+        "photo": sizes,
+        "caption": caption,
+    }
+    command = _LEADING_COMMAND_RE.match(caption)
+    if command:
+        length = utf16_len(command.group(0))
+        message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    return {"update_id": next(_update_ids), "message": message}
 
 
 def message_update(
