@@ -90,27 +90,59 @@ BAN_SECONDS = 1.0
 
 BUTTON_ACTION_FIELDS = frozenset(
     [
-        "url", "callback_data", "web_app", "login_url", "switch_inline_query",
-        "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text", "callback_game",
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
         "pay",
     ]
 )
 CHAT_ACTIONS = frozenset(
     [
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     ]
 )
 INLINE_RESULT_TYPES = frozenset(
     [
-        "article", "photo", "gif", "mpeg4_gif", "video", "audio", "voice", "document", "location", "venue",
-        "contact", "game", "sticker",
+        "article",
+        "photo",
+        "gif",
+        "mpeg4_gif",
+        "video",
+        "audio",
+        "voice",
+        "document",
+        "location",
+        "venue",
+        "contact",
+        "game",
+        "sticker",
     ]
 )
 COMMAND_SCOPE_TYPES = frozenset(
     [
-        "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
-        "chat_administrators", "chat_member",
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
     ]
 )
 MEMBER_STATUSES = frozenset(["creator", "administrator", "member", "restricted", "left", "kicked"])
@@ -120,21 +152,46 @@ DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "messag
 # Form-encoded requests (PTB's HTTPXRequest) carry every value as a string; these tell us how to decode.
 _INT_FIELDS = frozenset(
     [
-        "chat_id", "message_id", "from_chat_id", "offset", "limit", "timeout", "cache_time",
-        "reply_to_message_id", "message_thread_id", "user_id", "max_connections",
+        "chat_id",
+        "message_id",
+        "from_chat_id",
+        "offset",
+        "limit",
+        "timeout",
+        "cache_time",
+        "reply_to_message_id",
+        "message_thread_id",
+        "user_id",
+        "max_connections",
     ]
 )
 _BOOL_FIELDS = frozenset(
     [
-        "disable_web_page_preview", "disable_notification", "protect_content", "allow_paid_broadcast",
-        "allow_sending_without_reply", "show_alert", "is_personal", "drop_pending_updates", "has_spoiler",
-        "show_caption_above_media", "disable_content_type_detection",
+        "disable_web_page_preview",
+        "disable_notification",
+        "protect_content",
+        "allow_paid_broadcast",
+        "allow_sending_without_reply",
+        "show_alert",
+        "is_personal",
+        "drop_pending_updates",
+        "has_spoiler",
+        "show_caption_above_media",
+        "disable_content_type_detection",
     ]
 )
 _JSON_FIELDS = frozenset(
     [
-        "reply_markup", "link_preview_options", "entities", "caption_entities", "results", "commands",
-        "scope", "allowed_updates", "reply_parameters", "button",
+        "reply_markup",
+        "link_preview_options",
+        "entities",
+        "caption_entities",
+        "results",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "reply_parameters",
+        "button",
     ]
 )
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
@@ -906,8 +963,14 @@ class FakeBotAPI:
         raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
     def _record_message(
-        self, method: str, params: JSONDict, chat: JSONDict, text: str | None, plain: str | None,
-        markup: JSONDict | None, extra: JSONDict | None = None,
+        self,
+        method: str,
+        params: JSONDict,
+        chat: JSONDict,
+        text: str | None,
+        plain: str | None,
+        markup: JSONDict | None,
+        extra: JSONDict | None = None,
     ) -> JSONDict:
         """Store the message and build the Message object Telegram would return."""
         chat_id = chat["id"]
@@ -1082,8 +1145,15 @@ class FakeBotAPI:
         return chat, message_id, None
 
     def _record_edit(
-        self, method: str, params: JSONDict, chat: JSONDict | None, message_id: int | None,
-        inline_id: str | None, text: str | None, plain: str | None, markup: JSONDict | None,
+        self,
+        method: str,
+        params: JSONDict,
+        chat: JSONDict | None,
+        message_id: int | None,
+        inline_id: str | None,
+        text: str | None,
+        plain: str | None,
+        markup: JSONDict | None,
     ) -> JSONDict | bool:
         record = self.record_text
         self.edited.append(
