@@ -56,6 +56,15 @@ class Article:
 
 
 @dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and how many matched (`more`: even more than `total`)."""
+
+    articles: list[Article]
+    total: int
+    more: bool
+
+
+@dataclass(frozen=True)
 class SubscriptionChange:
     """What /subscribe or /unsubscribe did, so the reply can say so."""
 
