@@ -288,9 +288,9 @@ class FeedPoller:
             url=entry.link,
             guid=item_guid(key, entry),
         )
-        return replace(
-            draft, feed_id=feed.id, item_key=item_key(item_title(entry), entry.summary, entry.link)
-        )
+        image_url = entry.image_url or (page.image_url if page else None)
+        fingerprint = item_key(item_title(entry), entry.summary, entry.link)
+        return replace(draft, feed_id=feed.id, image_url=image_url, item_key=fingerprint)
 
     async def _page(self, url: str) -> ExtractedArticle | None:
         """One fetch per page even when several feeds list it in the same cycle."""

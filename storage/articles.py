@@ -67,8 +67,8 @@ class Articles:
             return existing, False
         article_id = await tx.insert(
             "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, item_key) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, "
+            "image_url, photo_file_id, item_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -79,13 +79,22 @@ class Articles:
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
                 draft.feed_id,
+                draft.image_url,
+                draft.photo_file_id,
                 draft.item_key,
             ),
         )
         assert article_id is not None
         await _index(tx, article_id, draft.title, draft.body)
         article = Article(
-            article_id, draft.title, draft.body, draft.url, draft.published_at.astimezone(UTC), draft.source
+            article_id,
+            draft.title,
+            draft.body,
+            draft.url,
+            draft.published_at.astimezone(UTC),
+            draft.source,
+            image_url=draft.image_url,
+            photo_file_id=draft.photo_file_id,
         )
         return article, True
 
@@ -135,8 +144,7 @@ class Articles:
         """Index articles the search table lacks (stored before migration 0003, or by raw SQL)."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT id, title, body FROM articles "
-                "WHERE id NOT IN (SELECT rowid FROM articles_fts)"
+                "SELECT id, title, body FROM articles WHERE id NOT IN (SELECT rowid FROM articles_fts)"
             )
             for row in rows:
                 await _index(tx, row["id"], row["title"], row["body"])
@@ -210,6 +218,22 @@ class Articles:
         """How many articles the store holds."""
         return await self._db.fetchval("SELECT count(*) FROM articles")
 
+    async def save_photo(self, article_id: int, file_id: str) -> None:
+        """Telegram's file_id of the uploaded lead photo, so no later send (or restart) uploads it again."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = ?, photo_error = NULL WHERE id = ?",
+                (file_id, article_id),
+            )
+
+    async def photo_failed(self, article_id: int, error: str) -> None:
+        """Why the lead photo cannot be used; the article goes out as text from now on."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = NULL, photo_error = ? WHERE id = ?",
+                (error[:300], article_id),
+            )
+
 
 async def _index(tx: Transaction, article_id: int, title: str, body: str) -> None:
     await tx.execute(
@@ -230,6 +254,9 @@ def _article(row: sqlite3.Row) -> Article:
         updated_at=_when(row["updated_at"]),
         withdrawn_at=_when(row["withdrawn_at"]),
         withdrawn_reason=row["withdrawn_reason"],
+        image_url=row["image_url"],
+        photo_file_id=row["photo_file_id"],
+        photo_error=row["photo_error"],
     )
 
 

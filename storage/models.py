@@ -37,6 +37,8 @@ class ArticleDraft:
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
     item_key: str | None = None  # a feed item's normalised headline and text, hashed: changes are corrections
+    image_url: str | None = None  # the lead photo: feed item's media, else the page's og:image
+    photo_file_id: str | None = None  # a photo already on Telegram (an operator's /post photo)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Article:
     updated_at: datetime | None = None  # the last correction, shown as "updated HH:MM"
     withdrawn_at: datetime | None = None  # retracted by the editors: readers get "withdrawn" instead
     withdrawn_reason: str | None = None
+    image_url: str | None = None  # the lead photo's address, fetched once (bot/photos/)
+    photo_file_id: str | None = None  # Telegram's file_id after the first upload; later sends reuse it
+    photo_error: str | None = None  # why the photo is not used (then the article goes out as text)
 
     @property
     def withdrawn(self) -> bool:
@@ -352,6 +357,7 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+    weather_map: bool = False  # the morning forecast comes with the map of Turkey (/weathermap)
 
 
 @dataclass(frozen=True)

@@ -44,9 +44,10 @@ from typing import Any
 from bot.delivery.botapi import ApiError, BotApi, TransportError
 from bot.delivery.outcomes import GroupCommit
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.photos import ArticlePhotos, PhotoRefused, multipart, refuses_photo
 from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
-from bot.views import RenderedMessage, render_article, section_keyboard, with_buttons
+from bot.views import LeadPhoto, RenderedMessage, render_article, section_keyboard, with_buttons
 from storage import Store
 from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
@@ -97,6 +98,8 @@ class _Prepared:
 
     head: bytes
     tail: bytes
+    photo: LeadPhoto | None = None  # an article's lead photo: sendPhoto with its caption, else the text
+    photo_parameters: dict[str, Any] | None = None  # caption, parse mode, buttons for sendPhoto
 
     def body(self, chat_id: int, silent: bool = False) -> bytes:
         quiet = b',"disable_notification":true' if silent else b""
@@ -104,11 +107,19 @@ class _Prepared:
 
     def edit_body(self, chat_id: int, message_id: int, *, caption: bool = False) -> bytes:
         """The same message as an edit of `message_id`: editMessageText, or editMessageCaption for a photo."""
+        if caption and self.photo_parameters is not None:  # the caption the photo was sent with, new version
+            parameters = {k: v for k, v in self.photo_parameters.items() if k != "allow_paid_broadcast"}
+            edit = {"chat_id": chat_id, "message_id": message_id, **parameters}
+            return json.dumps(edit, ensure_ascii=False, separators=(",", ":")).encode()
         tail = self.tail
         if caption:
             tail = _as_caption(tail)
         tail = tail.replace(b',"allow_paid_broadcast":true', b"")
         return self.head + str(chat_id).encode() + b',"message_id":' + str(message_id).encode() + tail
+
+
+class _Stopped(Exception):
+    """The broadcast was stopped (/cancel, a withdrawal) after this send was claimed: it is not made."""
 
 
 class _Halted(Exception):
@@ -128,6 +139,7 @@ class DeliveryEngine:
         *,
         notify_operators: OperatorNotice | None = None,
         clock: Callable[[], float] = time.time,
+        photos: ArticlePhotos | None = None,
     ) -> None:
         """Nothing runs until start(); the article renderer is registered by default.
 
@@ -138,6 +150,7 @@ class DeliveryEngine:
         self.limiter = limiter
         self.store = store
         self.options = options or DeliveryOptions()
+        self.photos = photos  # lead photos: downloaded and uploaded once per article (bot/photos/)
         self.owner = f"engine-{uuid.uuid4().hex[:12]}"
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
@@ -421,20 +434,22 @@ class DeliveryEngine:
             return DeliveryOutcome(
                 bid, chat_id, "failed", f"nothing to send for {delivery.kind} {delivery.ref}"
             )
-        paid = self.options.paid
         flood_waits = 0
         while True:
             if not self._sending.is_set():
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
-            await self.limiter.acquire(chat_id, reader=False, paid=paid)
-            if bid in self._stopped:
-                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             try:
-                body = message.body(chat_id, delivery.silent)
-                result = await self.api.call("sendMessage", body, self.options.send_timeout)
+                result = await self._send(message, chat_id, delivery.silent, bid)
                 return DeliveryOutcome(
-                    bid, chat_id, "sent", message_id=_message_id(result), revision=delivery.revision
+                    bid,
+                    chat_id,
+                    "sent",
+                    message_id=_message_id(result),
+                    photo=isinstance(result, dict) and "photo" in result,
+                    revision=delivery.revision,
                 )
+            except _Stopped:
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
             except ApiError as error:
@@ -448,6 +463,60 @@ class DeliveryEngine:
                         bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
                     )
                 return verdict
+
+    async def _send(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
+        """One send within the limiter: the lead photo when the message has a usable one, else the text."""
+        if message.photo is not None and self.photos is not None:
+            sent = await self._send_photo(message, chat_id, silent, broadcast_id)
+            if sent is not None:  # a photo: a later correction edits its caption
+                return {"message_id": _message_id(sent), "photo": True}
+        await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+        if broadcast_id in self._stopped:
+            raise _Stopped
+        return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
+
+    async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
+        """sendPhoto by file_id, or the article's one upload; None when the text must go instead."""
+        assert message.photo is not None and self.photos is not None
+        parameters: dict[str, Any] = {"chat_id": chat_id, **(message.photo_parameters or {})}
+        if silent:
+            parameters["disable_notification"] = True
+        timeout = self.options.send_timeout
+
+        async def acquire() -> None:
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            if broadcast_id in self._stopped:
+                raise _Stopped
+
+        async def by_file_id(file_id: str) -> Any:
+            body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
+            try:
+                return await self.api.call("sendPhoto", body, timeout)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+
+        async def upload(picture: Any) -> tuple[Any, str]:
+            fields = {
+                key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                for key, value in parameters.items()
+            }
+            body, content_type = multipart(
+                fields, "photo", picture.filename, picture.data, picture.content_type
+            )
+            try:
+                result = await self.api.call("sendPhoto", body, max(timeout, 60.0), content_type=content_type)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+            sizes = result.get("photo") if isinstance(result, dict) else None
+            if not sizes or not isinstance(sizes[-1], dict) or not sizes[-1].get("file_id"):
+                raise PhotoRefused("no photo sizes in the answer")
+            return result, str(sizes[-1]["file_id"])
+
+        return await self.photos.send(message.photo, by_file_id=by_file_id, upload=upload, acquire=acquire)
 
     async def _judge(self, delivery: DueDelivery, chat_id: int, error: ApiError) -> Any:
         """What an error answer means for this delivery: an outcome, None (handed on) or "again"."""
@@ -641,7 +710,20 @@ class DeliveryEngine:
         if self.options.paid:
             parameters["allow_paid_broadcast"] = True
         rest = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
-        return _Prepared(b'{"chat_id":', b"," + rest[1:])
+        prepared = _Prepared(b'{"chat_id":', b"," + rest[1:])
+        if message.photo is not None:
+            prepared.photo, prepared.photo_parameters = message.photo, self._photo_parameters(message)
+        return prepared
+
+    def _photo_parameters(self, message: RenderedMessage) -> dict[str, Any]:
+        """sendPhoto's parameters but the chat and the picture: the caption and the same buttons."""
+        assert message.photo is not None
+        parameters: dict[str, Any] = {"caption": message.photo.caption, "parse_mode": "HTML"}
+        if message.reply_markup is not None:
+            parameters["reply_markup"] = message.reply_markup.to_dict()
+        if self.options.paid:
+            parameters["allow_paid_broadcast"] = True
+        return parameters
 
     # ------------------------------------------------------------------ progress
 
