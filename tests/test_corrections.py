@@ -325,3 +325,23 @@ async def test_a_correction_while_the_push_runs_reaches_every_copy_once(settings
     assert max(edits.values()) == 1  # never twice
     old = {m.chat_id for m in telegram.sent if m.chat_id in copies and "İlk başlık" in m.plain}
     assert set(edits) == old  # only the copies that showed the old version
+
+
+async def test_a_correction_edits_the_caption_of_photo_copies(settings, telegram, clocks):
+    from tests.test_photos import IMAGE_PATH, make_png, publish_with_photo
+
+    async with NewsSite() as site, running(settings, send_margin=0.05) as app:
+        store = store_of(app)
+        site.raw(IMAGE_PATH, make_png(), content_type="image/png")
+        await add_subscribers(store, READERS[:4])
+        article_id = await publish_with_photo(store, site.url(IMAGE_PATH))
+        app.bot_data.delivery.wake()
+        await settle(store, app.bot_data.delivery)
+        photos = {m.chat_id: m.message_id for m in telegram.sent if m.method == "sendPhoto"}
+        assert set(photos) == set(READERS[:4])
+        await admin_reader(app, telegram).says(f"/edit {article_id}\nDüzeltilmiş başlık\nYeni metin.")
+        await settle(store, app.bot_data.delivery)
+    captions = [e for e in telegram.edited if e.method == "editMessageCaption"]
+    assert {(e.chat_id, e.message_id) for e in captions} == set(photos.items()) and len(captions) == 4
+    assert all("Düzeltilmiş başlık" in e.plain and "güncellendi" in e.plain for e in captions)
+    assert not calls(telegram, "editMessageText")
