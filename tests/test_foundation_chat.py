@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pytest
@@ -114,6 +115,19 @@ async def test_language_switch_with_buttons(reader: Reader):
     assert "Welcome" in (await reader.says("/start")).plain
     await reader.presses("Türkçe", on=prompt)
     assert "Hoş geldiniz" in (await reader.says("/start")).plain
+
+
+async def test_pressing_a_language_twice_is_no_error(english_reader: Reader, telegram, caplog):
+    prompt = await english_reader.says("/language")
+    (confirmation,) = await english_reader.presses("English", on=prompt)
+    assert "I will speak English" in confirmation.plain
+    edits = len(telegram.edited)
+    # A double tap: Telegram answers the unchanged edit with 400 "message is not modified".
+    assert await english_reader.presses("English", on=prompt) == []
+    refused = [r for r in telegram.requests if r.method == "editMessageText" and r.status == 400]
+    assert len(refused) == 1 and "message is not modified" in refused[0].description
+    assert len(telegram.edited) == edits
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no error logged, no apology sent"
 
 
 async def test_unknown_commands_and_plain_text_get_a_pointer(english_reader: Reader):
