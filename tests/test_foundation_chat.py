@@ -52,12 +52,13 @@ async def test_the_command_menu_is_registered_in_both_languages(app, telegram):
 
 
 async def test_subscribe_and_unsubscribe_are_idempotent_and_say_what_changed(english_reader: Reader, app):
+    chats = app.bot_data.store.chats
     assert "You are subscribed" in (await english_reader.says("/subscribe")).plain
     assert "already subscribed" in (await english_reader.says("/subscribe")).plain
-    assert await app.bot_data.store.chats.count_active() == 1
+    assert (await chats.get(english_reader.chat_id)).subscribed
     assert "You are unsubscribed" in (await english_reader.says("/unsubscribe")).plain
     assert "were not subscribed" in (await english_reader.says("/unsubscribe")).plain
-    assert await app.bot_data.store.chats.count_active() == 0
+    assert not (await chats.get(english_reader.chat_id)).subscribed
 
 
 async def test_latest_before_any_article_explains(reader: Reader):
