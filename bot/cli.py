@@ -33,8 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     quiet_command = args.command != "run" and settings.log_level == "INFO"
     configure_logging("WARNING" if quiet_command else settings.log_level, settings.token)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Extraction libraries log every page they cannot read at ERROR ("empty HTML tree"); the importer and
+    # the feed poller already give one line per page with the reason, so these say nothing more.
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "justext"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         return args.handler(settings, args)
     except StorageError as error:  # a broken, foreign or newer database file, a full disk: one line

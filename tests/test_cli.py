@@ -105,6 +105,18 @@ def test_import_reports_unreadable_pages_and_still_imports_the_others(tmp_path):
     assert "added #1" in result.stdout
 
 
+def test_import_of_pages_that_are_not_html_is_one_line_each(tmp_path):
+    (tmp_path / "fragment.html").write_text("<p>x</p>", encoding="utf-8")
+    (tmp_path / "binary.html").write_bytes(b"\x00\x01\x02 binary")
+    env = clean_env(NEWSBOT_DB=str(tmp_path / "news.db"))
+    result = newsbot("import", "fragment.html", "binary.html", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: fragment.html: no article text found",
+        "error: binary.html: no article text found",
+    ], "no library log lines (trafilatura: empty HTML tree) between them"
+
+
 async def test_run_polls_answers_and_stops_cleanly_on_sigterm(tmp_path):
     async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
         from tests.fake_telegram import make_user, message_update
