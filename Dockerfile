@@ -4,7 +4,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    NEWSBOT_DB=/data/newsbot.db
+    NEWSBOT_DB=/data/newsbot.db \
+    MPLCONFIGDIR=/tmp/matplotlib
 
 WORKDIR /app
 # Every dependency (and the build backend) exactly as locked, each file checked against its hash;

@@ -40,6 +40,7 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("weather"),
     CommandInfo("weathertime"),
     CommandInfo("weatheralerts"),
+    CommandInfo("weathermap"),
     CommandInfo("search"),
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from tests.fake_media import ImageError, photo_info, photo_sizes
 from tests.telegram_html import TelegramHTMLError, utf16_len, validate_telegram_html
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "RateLimits",
     "RecordedRequest",
     "SentMessage",
+    "StoredFile",
     "Violation",
     "callback_update",
     "inline_query_update",
@@ -88,27 +90,59 @@ BAN_SECONDS = 1.0
 
 BUTTON_ACTION_FIELDS = frozenset(
     [
-        "url", "callback_data", "web_app", "login_url", "switch_inline_query",
-        "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text", "callback_game",
+        "url",
+        "callback_data",
+        "web_app",
+        "login_url",
+        "switch_inline_query",
+        "switch_inline_query_current_chat",
+        "switch_inline_query_chosen_chat",
+        "copy_text",
+        "callback_game",
         "pay",
     ]
 )
 CHAT_ACTIONS = frozenset(
     [
-        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
     ]
 )
 INLINE_RESULT_TYPES = frozenset(
     [
-        "article", "photo", "gif", "mpeg4_gif", "video", "audio", "voice", "document", "location", "venue",
-        "contact", "game", "sticker",
+        "article",
+        "photo",
+        "gif",
+        "mpeg4_gif",
+        "video",
+        "audio",
+        "voice",
+        "document",
+        "location",
+        "venue",
+        "contact",
+        "game",
+        "sticker",
     ]
 )
 COMMAND_SCOPE_TYPES = frozenset(
     [
-        "default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
-        "chat_administrators", "chat_member",
+        "default",
+        "all_private_chats",
+        "all_group_chats",
+        "all_chat_administrators",
+        "chat",
+        "chat_administrators",
+        "chat_member",
     ]
 )
 MEMBER_STATUSES = frozenset(["creator", "administrator", "member", "restricted", "left", "kicked"])
@@ -118,21 +152,46 @@ DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "messag
 # Form-encoded requests (PTB's HTTPXRequest) carry every value as a string; these tell us how to decode.
 _INT_FIELDS = frozenset(
     [
-        "chat_id", "message_id", "from_chat_id", "offset", "limit", "timeout", "cache_time",
-        "reply_to_message_id", "message_thread_id", "user_id", "max_connections",
+        "chat_id",
+        "message_id",
+        "from_chat_id",
+        "offset",
+        "limit",
+        "timeout",
+        "cache_time",
+        "reply_to_message_id",
+        "message_thread_id",
+        "user_id",
+        "max_connections",
     ]
 )
 _BOOL_FIELDS = frozenset(
     [
-        "disable_web_page_preview", "disable_notification", "protect_content", "allow_paid_broadcast",
-        "allow_sending_without_reply", "show_alert", "is_personal", "drop_pending_updates", "has_spoiler",
-        "show_caption_above_media", "disable_content_type_detection",
+        "disable_web_page_preview",
+        "disable_notification",
+        "protect_content",
+        "allow_paid_broadcast",
+        "allow_sending_without_reply",
+        "show_alert",
+        "is_personal",
+        "drop_pending_updates",
+        "has_spoiler",
+        "show_caption_above_media",
+        "disable_content_type_detection",
     ]
 )
 _JSON_FIELDS = frozenset(
     [
-        "reply_markup", "link_preview_options", "entities", "caption_entities", "results", "commands",
-        "scope", "allowed_updates", "reply_parameters", "button",
+        "reply_markup",
+        "link_preview_options",
+        "entities",
+        "caption_entities",
+        "results",
+        "commands",
+        "scope",
+        "allowed_updates",
+        "reply_parameters",
+        "button",
     ]
 )
 _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
@@ -262,6 +321,21 @@ class SentMessage:
     protect_content: bool = False
     allow_paid_broadcast: bool = False
     inline_message_id: str | None = None
+    file_id: str | None = None  # sendPhoto/sendDocument: the file shown (the largest photo size)
+    uploaded: bool = False  # ... sent as a multipart upload rather than by file_id
+    disable_notification: bool = False  # sent silently: no sound, no vibration
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """A file the bot uploaded: its bytes and what Telegram answers about it (sizes for a photo)."""
+
+    kind: str  # "photo" | "document"
+    data: bytes
+    filename: str | None
+    chat_id: ChatId
+    unique_id: str
+    result: JSONDict | list[JSONDict]  # the message's "photo" sizes or "document" object
 
 
 @dataclass(slots=True)
@@ -392,6 +466,8 @@ class FakeBotAPI:
         self.answered_callbacks: dict[str, CallbackAnswer] = {}
         self.inline_answers: dict[str, InlineAnswer] = {}
         self.chat_actions: list[tuple[ChatId, str]] = []
+        self.uploads: list[StoredFile] = []  # every multipart upload of sendPhoto/sendDocument, in order
+        self.upload_attempts = 0  # multipart sendPhoto/sendDocument requests, refused ones included
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.updates_served: list[JSONDict] = []  # every update returned; repeats if offset is not advanced
         self.webhook: JSONDict | None = None
@@ -399,6 +475,7 @@ class FakeBotAPI:
         self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._chats: dict[ChatId, JSONDict] = {}
         self._chat_faults: dict[ChatId, Fault] = {}
+        self._files: dict[str, StoredFile] = {}  # every file_id handed out (each photo size) -> its file
         self._members: dict[ChatId, dict[int, tuple[str, bool]]] = {}  # chat -> user -> (status, anonymous)
         self._faults: list[_PendingFault] = []
         self._last_message_id: dict[ChatId, int] = {}
@@ -904,8 +981,14 @@ class FakeBotAPI:
         raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
     def _record_message(
-        self, method: str, params: JSONDict, chat: JSONDict, text: str | None, plain: str | None,
-        markup: JSONDict | None, extra: JSONDict | None = None,
+        self,
+        method: str,
+        params: JSONDict,
+        chat: JSONDict,
+        text: str | None,
+        plain: str | None,
+        markup: JSONDict | None,
+        extra: JSONDict | None = None,
     ) -> JSONDict:
         """Store the message and build the Message object Telegram would return."""
         chat_id = chat["id"]
@@ -926,6 +1009,7 @@ class FakeBotAPI:
             params.get("link_preview_options"),
             bool(params.get("protect_content")),
             bool(params.get("allow_paid_broadcast")),
+            disable_notification=bool(params.get("disable_notification")),
         )
         self.sent.append(sent)
         by_chat = self._sent_by_chat.get(chat_id)
@@ -972,7 +1056,13 @@ class FakeBotAPI:
         return self._record_message("sendMessage", params, chat, text, plain, markup)
 
     async def _send_media(self, method: str, kind: str, params: JSONDict) -> JSONDict:
-        """sendPhoto/sendDocument: a file_id, URL or upload plus an optional caption (1024 units)."""
+        """sendPhoto/sendDocument: a multipart upload or a file_id this server handed out, caption <= 1024.
+
+        Photos must be real PNG or JPEG images of allowed dimensions (tests/fake_media.py); the answer
+        carries Telegram's photo sizes, each with its file_id and file_unique_id, and any of those file_ids
+        sends the same file again. An unknown file_id is refused like Telegram refuses one; HTTP URLs are
+        refused too, because this server cannot fetch them (Telegram would).
+        """
         chat = self._chat(params)
         media = params.get(kind)
         if media is None or media == "":
@@ -980,18 +1070,79 @@ class FakeBotAPI:
         caption = params.get("caption")
         plain = self._check_text(caption, params.get("parse_mode"), caption=True)
         markup = self._check_markup(params.get("reply_markup"))
+        upload = isinstance(media, web.FileField)
+        if upload:
+            self.upload_attempts += 1
+            stored = self._store_upload(kind, media, chat["id"])
+        elif isinstance(media, str) and media.lower().startswith(("http://", "https://")):
+            raise _bad("failed to get HTTP URL content")
+        else:
+            known = self._files.get(str(media))
+            if known is None or known.kind != kind:
+                raise _bad("wrong file identifier/HTTP URL specified")
+            stored = known
         if self.limits.enabled:
             self._check_rate(method, chat["id"], chat["type"], bool(params.get("allow_paid_broadcast")))
-        file_id = f"fake-{kind}-{len(self.sent) + 1}"
-        if kind == "photo":
-            extra: JSONDict = {
-                "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]
-            }
-        else:
-            extra = {"document": {"file_id": file_id, "file_unique_id": file_id}}
+        if upload:
+            self.uploads.append(stored)
+            for file_id in _file_ids(stored.result):
+                self._files[file_id] = stored
+            params[kind] = f"<upload {stored.filename or kind}, {len(stored.data)} bytes>"
+        extra: JSONDict = {kind: stored.result}
         if plain:
             extra["caption"] = plain
-        return self._record_message(method, params, chat, caption, plain, markup, extra)
+        message = self._record_message(method, params, chat, caption, plain, markup, extra)
+        sent = self.sent[-1]
+        sent.file_id = _file_ids(stored.result)[-1]
+        sent.uploaded = upload
+        return message
+
+    def user_photo(self, data: bytes, chat_id: ChatId) -> list[JSONDict]:
+        """A photo a user sent the bot: its sizes (for the update) with file_ids the bot may send again."""
+        info = photo_info(data)
+        number = len(self._files) + 1
+        sizes = [
+            {
+                "file_id": f"fake-user-photo-{number}-{i}",
+                "file_unique_id": f"fake-user-unique-{number}-{i}",
+                "width": width,
+                "height": height,
+                "file_size": size,
+            }
+            for i, (width, height, size) in enumerate(photo_sizes(info, len(data)))
+        ]
+        stored = StoredFile("photo", data, None, chat_id, sizes[-1]["file_unique_id"], sizes)
+        for size in sizes:
+            self._files[size["file_id"]] = stored
+        return sizes
+
+    def _store_upload(self, kind: str, field: web.FileField, chat_id: ChatId) -> StoredFile:
+        """Read an uploaded file; a photo must decode. Nothing is kept unless the send goes through."""
+        data = field.file.read()
+        number = len(self.uploads) + 1
+        unique = f"fake-unique-{kind}-{number}"
+        if kind == "photo":
+            try:
+                info = photo_info(data)
+            except ImageError as error:
+                raise _bad(str(error)) from None
+            result: JSONDict | list[JSONDict] = [
+                {
+                    "file_id": f"fake-photo-{number}-{i}",
+                    "file_unique_id": f"{unique}-{i}",
+                    "width": width,
+                    "height": height,
+                    "file_size": size,
+                }
+                for i, (width, height, size) in enumerate(photo_sizes(info, len(data)))
+            ]
+        else:
+            if not data:
+                raise _bad("file must be non-empty")
+            result = {"file_id": f"fake-document-{number}", "file_unique_id": unique, "file_size": len(data)}
+            if field.filename:
+                result["file_name"] = field.filename
+        return StoredFile(kind, data, field.filename, chat_id, unique, result)
 
     async def _send_photo(self, params: JSONDict) -> JSONDict:
         return await self._send_media("sendPhoto", "photo", params)
@@ -1012,8 +1163,15 @@ class FakeBotAPI:
         return chat, message_id, None
 
     def _record_edit(
-        self, method: str, params: JSONDict, chat: JSONDict | None, message_id: int | None,
-        inline_id: str | None, text: str | None, plain: str | None, markup: JSONDict | None,
+        self,
+        method: str,
+        params: JSONDict,
+        chat: JSONDict | None,
+        message_id: int | None,
+        inline_id: str | None,
+        text: str | None,
+        plain: str | None,
+        markup: JSONDict | None,
     ) -> JSONDict | bool:
         record = self.record_text
         self.edited.append(
@@ -1128,6 +1286,11 @@ class FakeBotAPI:
             seen.add(rid)
             if result.get("type") not in INLINE_RESULT_TYPES:
                 raise _bad("RESULT_TYPE_INVALID")
+            if result["type"] == "photo" and "photo_file_id" in result:
+                known = self._files.get(str(result["photo_file_id"]))
+                if known is None or known.kind != "photo":
+                    raise _bad("wrong file identifier/HTTP URL specified")
+                self._check_text(result.get("caption"), result.get("parse_mode"), caption=True)
             if result["type"] == "article":
                 if not result.get("title"):
                     raise _bad("RESULT_TITLE_EMPTY")
@@ -1349,6 +1512,11 @@ class FakeBotAPI:
         return True
 
 
+def _file_ids(result: JSONDict | list[JSONDict]) -> list[str]:
+    """The file_ids of a stored file, the largest photo size last."""
+    return [size["file_id"] for size in result] if isinstance(result, list) else [result["file_id"]]
+
+
 def _to_int(key: str, value: str) -> int | str:
     """Form fields arrive as strings; chat_id may legitimately be an @username."""
     try:
@@ -1455,6 +1623,23 @@ def _private_chat(user: JSONDict) -> JSONDict:
     if "username" in user:
         chat["username"] = user["username"]
     return chat
+
+
+def photo_update(user: JSONDict, caption: str, sizes: list[JSONDict]) -> JSONDict:
+    """An incoming photo in a private chat with a caption; a leading /command gets its caption entity."""
+    message: JSONDict = {
+        "message_id": next(_incoming_message_ids),
+        "date": int(time.time()),
+        "chat": _private_chat(user),
+        "from": user,
+        "photo": sizes,
+        "caption": caption,
+    }
+    command = _LEADING_COMMAND_RE.match(caption)
+    if command:
+        length = utf16_len(command.group(0))
+        message["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    return {"update_id": next(_update_ids), "message": message}
 
 
 def message_update(

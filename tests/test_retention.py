@@ -334,7 +334,7 @@ async def test_the_bot_prunes_daily_and_after_start_with_one_line_and_stats_show
     assert "rolled up 0 deliveries" in lines[1]
     assert await store.db.fetchval("SELECT count(*) FROM deliveries") == 0
     admin = Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")
-    report = (await admin.says("/stats")).plain
+    report = (await admin.send("/stats"))[0].plain  # the figures, then the chart
     assert f"earlier, kept as daily counts since {now.date().isoformat()}: sent 3, failed 0" in report
 
 

@@ -8,7 +8,8 @@ from typing import NamedTuple
 from bot.weather.provinces import turkish_fold
 
 OFF_WORDS = frozenset({"off", "stop", "none", "kapat", "kapali", "iptal", "yok"})
-ON_WORDS = frozenset({"on", "start", "yes", "ac", "acik", "evet"})
+SWITCH_OFF_WORDS = OFF_WORDS | {"0", "no", "hayir"}  # /weatheralerts, /weathermap: on/off answers
+ON_WORDS = frozenset({"on", "start", "yes", "ac", "acik", "evet", "1"})
 _TIME = re.compile(r"([0-9]{1,2})[:.]([0-9]{2})")
 
 
@@ -37,6 +38,6 @@ def parse_switch(text: str) -> bool | None:
     folded = turkish_fold(text)
     if folded in ON_WORDS:
         return True
-    if folded in OFF_WORDS:
+    if folded in SWITCH_OFF_WORDS:
         return False
     return None

@@ -14,6 +14,7 @@ from bot.clock import in_istanbul, utc_now
 from bot.render import Renderer
 from bot.views import RenderedMessage
 from bot.weather.alerts import all_findings, parse_alert_ref
+from bot.weather.buttons import map_keyboard
 from bot.weather.codes import weather_emoji
 from bot.weather.openmeteo import OpenMeteoError, fetch_weather
 from bot.weather.provinces import PROVINCES, Province, by_plate
@@ -199,7 +200,7 @@ class WeatherService:
             days=[self._day_view(forecast, today, lang) for forecast in days],
             age_hours=self._age_hours(days[0]),
         )
-        return RenderedMessage(text)
+        return RenderedMessage(text, map_keyboard(self.renderer, lang, province.plate))
 
     def _now_view(self, current: CurrentConditions, lang: str) -> dict[str, object] | None:
         """The conditions now for the template; None when Open-Meteo gave no temperature."""
@@ -266,7 +267,7 @@ class WeatherService:
             rain=forecast.precipitation_probability,
             age_hours=self._age_hours(forecast),
         )
-        return RenderedMessage(text)
+        return RenderedMessage(text, map_keyboard(self.renderer, lang, province.plate))
 
     def _age_hours(self, forecast: Forecast) -> int | None:
         """Hours since the fetch once a forecast is stale, so readers see how old it is."""
