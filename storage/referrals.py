@@ -38,6 +38,10 @@ class Referrals:
             except sqlite3.IntegrityError:
                 continue  # a concurrent insert for this user, or a code collision: read again or redraw
 
+    async def referrer_for(self, code: str) -> int | None:
+        """The owner of an invite code, or None for a code nobody owns."""
+        return await self._db.fetchval("SELECT user_id FROM invite_codes WHERE code = ?", (code,))
+
     async def record_new_reader(self, friend_id: int, code: str, article_id: int | None) -> bool:
         """Credit the code's owner, unless the friend is already known to the bot, referred, or themselves."""
         if await self._db.fetchval(  # the usual answer is no: find it out without taking the write lock

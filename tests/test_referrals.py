@@ -20,9 +20,8 @@ async def test_a_reader_has_one_stable_code_and_codes_identify_their_owner(store
     code = await store.referrals.code_for(1)
     assert await store.referrals.code_for(1) == code
     assert await store.referrals.code_for(2) != code
-    assert await store.referrals.record_new_reader(10, code, None)  # the code credits its owner, no one else
-    assert (await store.referrals.counts_for(1)).friends == 1
-    assert (await store.referrals.counts_for(2)).friends == 0
+    assert await store.referrals.referrer_for(code) == 1
+    assert await store.referrals.referrer_for("nobodys1") is None
 
 
 async def test_only_new_readers_count_once_for_the_first_referrer_and_never_for_themselves(store):
