@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bot.news.languages import ISO_639_1
+
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
 MIN_FEED_INTERVAL = 1.0
@@ -35,6 +37,7 @@ class Settings:
     webhook_secret: str | None = None
     log_level: str = "INFO"
     retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
+    default_language: str = "tr"  # articles whose language no operator, feed or page gave
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
 
@@ -76,6 +79,7 @@ class Settings:
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
             retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
+            default_language=_language(get("NEWSBOT_DEFAULT_LANGUAGE")),
         )
 
     def webhook_secret_token(self) -> str:
@@ -164,6 +168,18 @@ def _secret(value: str | None) -> str | None:
     if not 1 <= len(value) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
         raise SettingsError("NEWSBOT_WEBHOOK_SECRET: 1-256 characters of A-Z a-z 0-9 _ -")
     return value
+
+
+def _language(value: str | None) -> str:
+    """A two-letter ISO 639-1 code: routing compares it with readers' choices, so "tr-TR" is a typo."""
+    if value is None:
+        return "tr"
+    if value.lower() not in ISO_639_1:
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(
+            f"NEWSBOT_DEFAULT_LANGUAGE: expected a two-letter ISO 639-1 code such as tr or en, got {shown!r}"
+        )
+    return value.lower()
 
 
 def _log_level(value: str | None) -> str:

@@ -7,34 +7,37 @@ from datetime import UTC, datetime
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.arguments import ArticleOptions, OptionError, parse_feeds
 from bot.clock import in_istanbul
 from bot.context import NewsbotContext
 from bot.feed_polling import poller_of
 from bot.ingest import feed_key
-from storage.models import FeedStatus
+from bot.news.sections import SECTION_LABEL_MAX, section_name
+from storage.models import Feed, FeedStatus, Section
 
 FEEDS_PER_MESSAGE = 8  # each feed takes up to ~450 characters; this keeps a message under 4096
 
 
 async def feeds(update: Update, context: NewsbotContext) -> None:
-    """Dispatch /feeds, /feeds add URL, /feeds remove URL; everyone else is politely refused."""
+    """Dispatch /feeds, /feeds add URL [options], /feeds remove URL; everyone else is politely refused."""
     if not context.is_admin(update):
         await context.reply(update, "admin_only")
         return
-    args = context.args or []
-    if not args:
-        await _list(update, context)
-    elif len(args) == 2 and args[0].lower() in ("add", "remove"):
-        key = feed_key(args[1])
-        if key is None:
-            await context.reply(update, "feeds_bad_url", url=args[1][:200])
-        elif args[0].lower() == "add":
-            await _add(update, context, args[1], key)
-        else:
-            removed = await context.store.feeds.remove(key)
-            await context.reply(update, "feed_removed", url=args[1][:200], removed=removed)
-    else:
+    message = update.effective_message
+    command = parse_feeds(message.text or "") if message is not None else None
+    if isinstance(command, OptionError):
+        await context.reply(update, "option_refused", error=command, label_max=SECTION_LABEL_MAX, post=False)
+    elif command is None:
         await context.reply(update, "feeds_usage", empty=False)
+    elif command.action == "list":
+        await _list(update, context)
+    elif (key := feed_key(command.url)) is None:
+        await context.reply(update, "feeds_bad_url", url=command.url[:200])
+    elif command.action == "add":
+        await _add(update, context, command.url, key, command.options)
+    else:
+        removed = await context.store.feeds.remove(key)
+        await context.reply(update, "feed_removed", url=command.url[:200], removed=removed)
 
 
 async def _list(update: Update, context: NewsbotContext) -> None:
@@ -47,12 +50,14 @@ async def _list(update: Update, context: NewsbotContext) -> None:
         await context.reply(update, "feeds_list", feeds=chunk, first=start == 0, total=len(statuses))
 
 
-async def _add(update: Update, context: NewsbotContext, url: str, key: str) -> None:
+async def _add(
+    update: Update, context: NewsbotContext, url: str, key: str, options: ArticleOptions
+) -> None:
     poller = poller_of(context.services)
     if poller is None:
         await context.reply(update, "error")
         return
-    added = await poller.add_feed(url, key)
+    added = await poller.add_feed(url, key, options)
     outcome = added.outcome
     await context.reply(
         update,
@@ -61,6 +66,9 @@ async def _add(update: Update, context: NewsbotContext, url: str, key: str) -> N
         created=added.created,
         error=outcome.error if outcome else None,
         new_articles=outcome.new_articles if outcome else 0,
+        options_given=options.given,
+        changed=added.changed,
+        **_options(added.feed, added.section),
     )
 
 
@@ -73,6 +81,15 @@ def _row(status: FeedStatus) -> dict[str, object]:
         "last_fetch": in_istanbul(datetime.fromtimestamp(fetched, UTC)) if fetched else None,
         "last_error": (feed.last_error or "")[:120],
         "articles": status.article_count,
+        **_options(feed, status.section),
+    }
+
+
+def _options(feed: Feed, section: Section | None) -> dict[str, object]:
+    return {
+        "language": feed.language,
+        "section": section_name(section) if section else str(feed.section_id),
+        "breaking": feed.breaking,
     }
 
 

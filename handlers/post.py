@@ -5,26 +5,35 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, parse_post
-from bot.clock import utc_now
+from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, OptionError, parse_post
 from bot.context import NewsbotContext
-from bot.drafts import make_draft
-from bot.publishing import publish
+from bot.news.options import publish_post
+from bot.news.sections import SECTION_LABEL_MAX, section_name
 
 
 async def post(update: Update, context: NewsbotContext) -> None:
-    """Headline on the first line, body below; confirms with the article's number."""
+    """Options, headline on the first line, body below; confirms with the article's number."""
     if not context.is_admin(update):
         await context.reply(update, "admin_only")
         return
     message = update.effective_message
     parsed = parse_post(message.text or "") if message is not None else None
+    if isinstance(parsed, OptionError):
+        await context.reply(update, "option_refused", error=parsed, label_max=SECTION_LABEL_MAX, post=True)
+        return
     if parsed is None:
         await context.reply(update, "post_usage", title_max=POST_TITLE_MAX, body_max=POST_BODY_MAX)
         return
-    draft = make_draft(title=parsed.title, body=parsed.body, published=utc_now(), source="telegram")
-    result = await publish(context.store, draft, announce=True)
-    await context.reply(update, "post_published", article=result.article, created=result.created)
+    result, section = await publish_post(context.store, parsed)
+    article = result.article
+    await context.reply(
+        update,
+        "post_published",
+        article=article,
+        created=result.created,
+        language=article.language or context.settings.default_language,
+        section=section_name(section) if section else "",
+    )
 
 
 def register(application: Application) -> None:

@@ -35,9 +35,8 @@ class Articles:
         if existing is not None:
             return existing, False
         article_id = await tx.insert(
-            "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (title, body, url, url_key, guid, content_hash, published_at, source, "
+            " feed_id, language, section_id, breaking) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -48,12 +47,23 @@ class Articles:
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
                 draft.feed_id,
+                draft.language,
+                draft.section_id,
+                int(draft.breaking),
             ),
         )
         assert article_id is not None
         await _index(tx, article_id, draft.title, draft.body)
         article = Article(
-            article_id, draft.title, draft.body, draft.url, draft.published_at.astimezone(UTC), draft.source
+            article_id,
+            draft.title,
+            draft.body,
+            draft.url,
+            draft.published_at.astimezone(UTC),
+            draft.source,
+            draft.language,
+            draft.section_id,
+            draft.breaking,
         )
         return article, True
 
@@ -131,4 +141,7 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         published_at=datetime.fromisoformat(row["published_at"]),
         source=row["source"],
+        language=row["language"],
+        section_id=row["section_id"],
+        breaking=bool(row["breaking"]),
     )

@@ -36,6 +36,9 @@ class ArticleDraft:
     guid: str | None = None
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,23 @@ class Article:
     url: str | None
     published_at: datetime
     source: str
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE (stored before it was known)
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of articles readers switch on and off ("Ekonomi/Economy"); id 1 is General."""
+
+    id: int
+    key: str
+    label_tr: str
+    label_en: str
+
+    def label(self, lang: str) -> str:
+        """The label in a reader's language (English for anything but Turkish, as the interface)."""
+        return self.label_tr if lang == "tr" else self.label_en
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,9 @@ class Feed:
     next_fetch_at: float
     last_fetch_at: float | None
     last_error: str | None
+    language: str | None = None  # the operator's; None = detect (feed, page, then the default)
+    section_id: int = 1
+    breaking: bool = False  # every item is breaking news
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,7 @@ class FeedStatus:
 
     feed: Feed
     article_count: int
+    section: Section | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from storage.feeds import Feeds
 from storage.outbox import Outbox
 from storage.referrals import Referrals
 from storage.retention import Retention
+from storage.sections import Sections
 from storage.stats import Stats
 from storage.weather import WeatherStore
 
@@ -25,6 +26,7 @@ class Store:
         self.outbox = Outbox(db)
         self.weather = WeatherStore(db, self.outbox)
         self.feeds = Feeds(db)
+        self.sections = Sections(db)
         self.referrals = Referrals(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)

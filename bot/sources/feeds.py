@@ -39,6 +39,7 @@ class FeedEntry:
     title: str
     summary: str
     published: dt.datetime | None
+    language: str | None = None  # the item's own xml:lang (Atom), as written
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ParsedFeed:
     title: str
     entries: list[FeedEntry]
     bozo_reason: str | None
+    language: str | None = None  # <language>, dc:language or xml:lang, as written
 
 
 class _TextCollector(HTMLParser):
@@ -174,7 +176,18 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     if not summary and raw.get("content"):
         summary = raw["content"][0].get("value", "")
     summary = html_to_text(summary)
-    return FeedEntry(guid=guid, link=link, title=title, summary=summary, published=_to_datetime(raw))
+    published = _to_datetime(raw)
+    return FeedEntry(guid, link, title, summary, published, language=_language(raw))
+
+
+def _language(raw: Any) -> str | None:
+    """The xml:lang feedparser saw on the item's title or text (inherited from the feed's when unset)."""
+    for key in ("title_detail", "summary_detail"):
+        detail = raw.get(key)
+        language = detail.get("language") if isinstance(detail, dict) else None
+        if isinstance(language, str) and language.strip():
+            return language.strip()[:64]
+    return None
 
 
 def _bozo_reason(parsed: Any) -> str | None:
@@ -201,4 +214,6 @@ def parse_feed(body: bytes, *, charset: str | None, content_type: str | None, ur
         raise FeedParseError(f"not a feed: {_bozo_reason(parsed) or 'no entries and no feed version'}")
     entries = [entry for raw in parsed.entries if (entry := _entry(raw, url)) is not None]
     title = html_to_text(parsed.feed.get("title", "") or "")
-    return ParsedFeed(title=title, entries=entries, bozo_reason=_bozo_reason(parsed))
+    declared = parsed.feed.get("language")
+    language = (declared.strip()[:64] or None) if isinstance(declared, str) else None
+    return ParsedFeed(title=title, entries=entries, bozo_reason=_bozo_reason(parsed), language=language)
