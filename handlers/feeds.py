@@ -13,9 +13,10 @@ from bot.context import NewsbotContext
 from bot.feed_polling import poller_of
 from bot.ingest import feed_key
 from bot.news.sections import SECTION_LABEL_MAX, section_name
+from bot.text import MESSAGE_LIMIT, visible_len
 from storage.models import Feed, FeedStatus, Section
 
-FEEDS_PER_MESSAGE = 8  # each feed takes up to ~450 characters; this keeps a message under 4096
+FEEDS_PER_MESSAGE = 8  # at most; fewer when long URLs, titles and errors would pass 4096 characters
 
 
 async def feeds(update: Update, context: NewsbotContext) -> None:
@@ -45,14 +46,21 @@ async def _list(update: Update, context: NewsbotContext) -> None:
     if not statuses:
         await context.reply(update, "feeds_usage", empty=True)
         return
-    for start in range(0, len(statuses), FEEDS_PER_MESSAGE):
-        chunk = [_row(status) for status in statuses[start : start + FEEDS_PER_MESSAGE]]
-        await context.reply(update, "feeds_list", feeds=chunk, first=start == 0, total=len(statuses))
+    rows, total, first = [_row(status) for status in statuses], len(statuses), True
+    while rows:
+        count = min(len(rows), FEEDS_PER_MESSAGE)
+        while count > 1 and not _fits(context, rows[:count], first=first, total=total):
+            count -= 1  # the longest URLs, titles, sections and errors: fewer feeds in this message
+        await context.reply(update, "feeds_list", feeds=rows[:count], first=first, total=total)
+        rows, first = rows[count:], False
 
 
-async def _add(
-    update: Update, context: NewsbotContext, url: str, key: str, options: ArticleOptions
-) -> None:
+def _fits(context: NewsbotContext, rows: list[dict[str, object]], *, first: bool, total: int) -> bool:
+    text = context.render("feeds_list", feeds=rows, first=first, total=total)
+    return visible_len(text) <= MESSAGE_LIMIT
+
+
+async def _add(update: Update, context: NewsbotContext, url: str, key: str, options: ArticleOptions) -> None:
     poller = poller_of(context.services)
     if poller is None:
         await context.reply(update, "error")
