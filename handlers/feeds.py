@@ -1,4 +1,4 @@
-"""/feeds for operators: list the feeds, add one (fetched once right away), remove one."""
+"""/feeds for operators: list the feeds, add one (fetched once right away) or change one, remove one."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ async def configure_feed(store: Store, url: str, key: str, options: ArticleOptio
         section_id=section.id if section else GENERAL,
         breaking=bool(options.breaking),
     )
-    changed = renamed
+    changed = renamed and not created
     if not created and options.given:
         wanted = (
             feed.language if options.language is None else language,
