@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.ingest import FeedPoller, IngestLimits, feed_key
+from bot.sources.addresses import FetchAllow
 from bot.sources.extract import extract_article
 from storage import Store
 from tests.news_site import Item, rss
@@ -89,7 +90,7 @@ async def loop_lag(worst: list[float]) -> None:
 async def poll_once(port: int, feeds: int, db: Path) -> None:
     store = await Store.open(db)
     limits = IngestLimits()
-    session = FeedPoller.open_session(limits)
+    session = FeedPoller.open_session(limits, FetchAllow.parse("127.0.0.1"))  # the local site
     poller = FeedPoller(store, session, interval=300, limits=limits)
     for n in range(feeds):
         url = f"http://127.0.0.1:{port}/feed/{n}.xml"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
+from collections.abc import Callable
 
 from telegram import LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -17,6 +19,7 @@ from bot.delivery.botapi import BotApi
 from bot.delivery.notices import operator_notice
 from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
+from bot.intake import ChatLanes, UserThrottle
 from bot.maintenance import schedule_retention
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
@@ -32,6 +35,42 @@ ALLOWED_UPDATES = [
     Update.INLINE_QUERY,
     Update.MY_CHAT_MEMBER,
 ]  # no edited messages: an edited /post must not publish a second article
+
+UPDATE_WORKERS = 64  # updates working at once; a send waiting for the rate limiter does not count
+
+
+def broadcast_share(rate: int) -> int:
+    """Sends per window broadcasts keep however many readers talk: a sixth of the rate (30/s: 5)."""
+    return min(max(1, rate // 6), rate // 2)
+
+
+def rate_limiter(settings: Settings, clock: Callable[[], float] = time.monotonic) -> TelegramRateLimiter:
+    """The one pacing mechanism for replies and broadcasts, from the operator's settings."""
+    return TelegramRateLimiter(
+        overall_per_second=settings.broadcast_rate,
+        # Our clock is not Telegram's: a request reaches it some milliseconds after we count it, and
+        # not always equally late; counting each window as its length + send_margin (default 30 ms)
+        # keeps us under every limit despite that jitter (30/s -> 29.1/s). Readers need no reserved
+        # slots: they are always first in line for the next one, except for the broadcasts' share.
+        private_period=settings.private_chat_interval + settings.send_margin,
+        group_period=60.0 + settings.send_margin,
+        overall_period=1.0 + settings.send_margin,
+        reader_reserve=0,
+        smooth=True,
+        broadcast_share=broadcast_share(settings.broadcast_rate),
+        clock=clock,
+    )
+
+
+def update_processor(settings: Settings, clock: Callable[[], float] = time.monotonic) -> ChatLanes:
+    """Per-chat lanes with the per-sender throttle; operators are never throttled."""
+    throttle = None
+    if settings.user_rate is not None:
+        limit, period = settings.user_rate
+        throttle = UserThrottle(
+            limit, period, quiet=settings.user_quiet, exempt=settings.admin_ids, clock=clock
+        )
+    return ChatLanes(UPDATE_WORKERS, throttle=throttle)
 
 
 def build_application(settings: Settings, *, request_pool_size: int = 256) -> Application:
@@ -50,21 +89,8 @@ def build_application(settings: Settings, *, request_pool_size: int = 256) -> Ap
         .defaults(
             Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
-        .rate_limiter(
-            TelegramRateLimiter(
-                overall_per_second=settings.broadcast_rate,
-                # Our clock is not Telegram's: a request reaches it some milliseconds after we count it, and
-                # not always equally late; counting each window as its length + send_margin (default 30 ms)
-                # keeps us under every limit despite that jitter (30/s -> 29.1/s). Readers need no reserved
-                # slots: they are always first in line for the next one.
-                private_period=settings.private_chat_interval + settings.send_margin,
-                group_period=60.0 + settings.send_margin,
-                overall_period=1.0 + settings.send_margin,
-                reader_reserve=0,
-                smooth=True,
-            )
-        )
-        .concurrent_updates(64)
+        .rate_limiter(rate_limiter(settings))
+        .concurrent_updates(update_processor(settings))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

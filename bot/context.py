@@ -11,6 +11,7 @@ from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.access import ChatAdmins, in_operator_chat, may_change_chat
 from bot.clock import utc_now
 from bot.render import DEFAULT_LANGUAGE, Renderer
 from bot.views import RenderedMessage
@@ -33,6 +34,7 @@ class Services:
     extras: dict[str, Any] = field(default_factory=dict)
     weather: WeatherService | None = None
     clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this
+    chat_admins: ChatAdmins = field(default_factory=ChatAdmins)  # getChatMember answers, cached briefly
 
 
 class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):
@@ -74,10 +76,14 @@ class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):
         """A label in the reader's language."""
         return self.renderer.label(self.lang, name, *args)
 
-    def is_admin(self, update: Update) -> bool:
-        """Operators are listed in NEWSBOT_ADMIN_IDS."""
-        user = update.effective_user
-        return user is not None and user.id in self.settings.admin_ids
+    def is_operator(self, update: Update) -> bool:
+        """An operator (NEWSBOT_ADMIN_IDS) in a private chat with the bot, never in a group."""
+        return in_operator_chat(update, self.settings.admin_ids)
+
+    async def may_change_chat(self, update: Update) -> bool:
+        """The one check before anything changes a chat's state: private chats, or a group's admins."""
+        services = self.services
+        return await may_change_chat(update, self.bot, services.chat_admins, services.clock().timestamp())
 
     async def reply(
         self, update: Update, name: str, reply_markup: Any = None, **values: Any

@@ -32,7 +32,7 @@ async def add_feed(
         return EXIT_FAILED
     store = await Store.open(settings.db_path)
     limits = IngestLimits()
-    session = FeedPoller.open_session(limits)
+    session = FeedPoller.open_session(limits, settings.fetch_allow)
     try:
         poller = FeedPoller(store, session, interval=settings.feed_interval, limits=limits)
         added = await poller.add_feed(url, key, options)

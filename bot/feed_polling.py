@@ -23,7 +23,10 @@ async def start_feed_polling(application: Application) -> None:
     interval = services.settings.feed_interval
     limits = IngestLimits()
     services.extras[POLLER] = FeedPoller(
-        services.store, FeedPoller.open_session(limits), interval=interval, limits=limits
+        services.store,
+        FeedPoller.open_session(limits, services.settings.fetch_allow),
+        interval=interval,
+        limits=limits,
     )
     application.job_queue.run_repeating(
         _tick, interval=interval, first=min(interval, FIRST_POLL_AFTER), name="feed-poll"

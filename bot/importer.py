@@ -15,7 +15,7 @@ from bot.news.options import article_marks, section_for
 from bot.publishing import publish
 from bot.settings import Settings
 from bot.sources.extract import ExtractionError, extract_article
-from bot.sources.fetch import FetchError, fetch
+from bot.sources.fetch import FetchError, fetch, open_session
 from storage import Store
 from storage.sections import GENERAL
 
@@ -40,7 +40,7 @@ async def import_pages(
     store = await Store.open(settings.db_path)
     try:
         section = await section_for(store, options.section)
-        async with aiohttp.ClientSession() as session:
+        async with open_session(settings.fetch_allow) as session:
             for source in sources:
                 try:
                     html, url = await _read(session, source)

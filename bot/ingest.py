@@ -18,9 +18,10 @@ from bot.drafts import ArticleKeys, article_keys, make_draft
 from bot.news.languages import first_language
 from bot.news.options import configure_feed
 from bot.publishing import publish
+from bot.sources.addresses import FetchAllow
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
 from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
-from bot.sources.fetch import FetchError, FetchTimeouts, fetch
+from bot.sources.fetch import FetchError, FetchTimeouts, fetch, open_session
 from bot.sources.links import normalize_url
 from storage import Store
 from storage.models import ArticleDraft, Feed, Section
@@ -120,10 +121,9 @@ class FeedPoller:
         self._pending_pages: dict[str, asyncio.Future[ExtractedArticle | None]] = {}
 
     @staticmethod
-    def open_session(limits: IngestLimits) -> aiohttp.ClientSession:
-        """An HTTP client sized for the poller's concurrency."""
-        connector = aiohttp.TCPConnector(limit=limits.feed_concurrency + limits.page_concurrency)
-        return aiohttp.ClientSession(connector=connector)
+    def open_session(limits: IngestLimits, allow: FetchAllow) -> aiohttp.ClientSession:
+        """The guarded content client, sized for the poller's concurrency (allow: NEWSBOT_FETCH_ALLOW)."""
+        return open_session(allow, limit=limits.feed_concurrency + limits.page_concurrency)
 
     @property
     def running(self) -> bool:

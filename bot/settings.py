@@ -10,12 +10,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bot.news.languages import ISO_639_1
+from bot.sources.addresses import FetchAllow
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
 MIN_FEED_INTERVAL = 1.0
 MAX_FEED_INTERVAL = 86_400.0
 MAX_DAYS = 36_500  # a century: anything longer is a typo
+DEFAULT_USER_RATE = (20, 10.0)  # updates per seconds one sender may send before being ignored a while
+MAX_USER_RATE_COUNT = 10_000
+MAX_USER_RATE_SECONDS = 3_600.0
 
 
 class SettingsError(ValueError):
@@ -38,8 +42,11 @@ class Settings:
     log_level: str = "INFO"
     retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
     default_language: str = "tr"  # articles whose language no operator, feed or page gave
+    fetch_allow: FetchAllow = field(default_factory=FetchAllow)  # private hosts content fetches may reach
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
+    user_rate: tuple[int, float] | None = DEFAULT_USER_RATE  # None: no per-sender limit (bot/intake/)
+    user_quiet: float = 30.0  # seconds a sender over user_rate is ignored (longer while they keep it up)
 
     @classmethod
     def from_env(
@@ -80,6 +87,8 @@ class Settings:
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
             retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
             default_language=_language(get("NEWSBOT_DEFAULT_LANGUAGE")),
+            fetch_allow=_fetch_allow(get("NEWSBOT_FETCH_ALLOW")),
+            user_rate=_user_rate(get("NEWSBOT_USER_RATE")),
         )
 
     def webhook_secret_token(self) -> str:
@@ -151,6 +160,30 @@ def _integer(value: str | None, name: str, default: int, low: int, high: int) ->
     return int(value)
 
 
+def _user_rate(value: str | None) -> tuple[int, float] | None:
+    """N/SECONDS (at most N updates from one sender in any SECONDS), or off."""
+    if value is None:
+        return DEFAULT_USER_RATE
+    if value.lower() == "off":
+        return None
+    count, _, seconds = value.replace(" ", "").partition("/")
+    try:
+        period = float(seconds)
+    except ValueError:
+        period = float("nan")
+    if (
+        not (count.isascii() and count.isdigit() and len(count) <= 9)
+        or not 1 <= int(count) <= MAX_USER_RATE_COUNT
+        or not 1.0 <= period <= MAX_USER_RATE_SECONDS  # NaN and inf fail this too
+    ):
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(
+            f"NEWSBOT_USER_RATE: expected N/SECONDS (1-{MAX_USER_RATE_COUNT} updates in 1-"
+            f"{MAX_USER_RATE_SECONDS:g} seconds, e.g. 20/10) or off, got {shown!r}"
+        )
+    return int(count), period
+
+
 def _flag(value: str | None, name: str) -> bool:
     if value is None:
         return False
@@ -180,6 +213,12 @@ def _language(value: str | None) -> str:
             f"NEWSBOT_DEFAULT_LANGUAGE: expected a two-letter ISO 639-1 code such as tr or en, got {shown!r}"
         )
     return value.lower()
+def _fetch_allow(value: str | None) -> FetchAllow:
+    """Hosts, addresses and CIDR ranges content fetches may reach although they are not public."""
+    try:
+        return FetchAllow.parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"NEWSBOT_FETCH_ALLOW: {exc}") from None
 
 
 def _log_level(value: str | None) -> str:

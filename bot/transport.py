@@ -7,8 +7,6 @@ import logging
 from typing import Any
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -17,6 +15,8 @@ from bot.logsafe import redact
 _LOGGER = logging.getLogger(__name__)
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
+# PTB passes this public sentinel for "use the request object's own timeout" (BaseRequest.DEFAULT_NONE).
+_DEFAULT: Any = BaseRequest.DEFAULT_NONE
 
 
 def _add(*parts: float | None) -> float | None:
@@ -137,10 +137,10 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        write_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        connect_timeout: float | None = BaseRequest.DEFAULT_NONE,
+        pool_timeout: float | None = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Do one HTTP call and return (status, body); PTB's BaseRequest turns that into results/errors."""
         session = self._session
@@ -148,10 +148,10 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
 
         has_files = request_data is not None and request_data.contains_files
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        if isinstance(write_timeout, DefaultValue):
+        read = self._read_timeout if read_timeout is _DEFAULT else read_timeout
+        connect = self._connect_timeout if connect_timeout is _DEFAULT else connect_timeout
+        pool = self._pool_timeout if pool_timeout is _DEFAULT else pool_timeout
+        if write_timeout is _DEFAULT:
             write = self._media_write_timeout if has_files else self._write_timeout
         else:
             write = write_timeout

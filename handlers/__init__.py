@@ -19,12 +19,14 @@ from handlers import (
     start,
     stats,
     subscription,
+    throttle,
     weather,
 )
 
 
 def register(application: Application) -> None:
-    """Register every feature; the prelude runs first, the fallback for unknown input last."""
+    """Register every feature; the throttle's answer and the prelude run first, the fallback last."""
+    throttle.register(application)
     prelude.register(application)
     features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
     for feature in (*features, feeds, post, stats):

@@ -14,16 +14,15 @@ from bot.feed_polling import poller_of
 from bot.ingest import feed_key
 from bot.news.sections import SECTION_LABEL_MAX, section_name
 from bot.text import MESSAGE_LIMIT, visible_len
+from handlers.access import operators_only
 from storage.models import Feed, FeedStatus, Section
 
 FEEDS_PER_MESSAGE = 8  # at most; fewer when long URLs, titles and errors would pass 4096 characters
 
 
+@operators_only
 async def feeds(update: Update, context: NewsbotContext) -> None:
-    """Dispatch /feeds, /feeds add URL [options], /feeds remove URL; everyone else is politely refused."""
-    if not context.is_admin(update):
-        await context.reply(update, "admin_only")
-        return
+    """Dispatch /feeds, /feeds add URL [options], /feeds remove URL."""
     message = update.effective_message
     command = parse_feeds(message.text or "") if message is not None else None
     if isinstance(command, OptionError):

@@ -7,10 +7,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.render import LANGUAGES
+from handlers.access import chat_admins_only
 
 CALLBACK_PREFIX = "lang:"
 
 
+@chat_admins_only
 async def language(update: Update, context: NewsbotContext) -> None:
     """Offer both languages as buttons."""
     buttons = [
@@ -22,6 +24,7 @@ async def language(update: Update, context: NewsbotContext) -> None:
     await context.reply(update, "language_prompt", reply_markup=InlineKeyboardMarkup([buttons]))
 
 
+@chat_admins_only
 async def choose_language(update: Update, context: NewsbotContext) -> None:
     """Store the choice and confirm it in the new language."""
     query = update.callback_query

@@ -9,13 +9,12 @@ from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, OptionError, parse_post
 from bot.context import NewsbotContext
 from bot.news.options import publish_post
 from bot.news.sections import SECTION_LABEL_MAX, section_name
+from handlers.access import operators_only
 
 
+@operators_only
 async def post(update: Update, context: NewsbotContext) -> None:
     """Options, headline on the first line, body below; confirms with the article's number."""
-    if not context.is_admin(update):
-        await context.reply(update, "admin_only")
-        return
     message = update.effective_message
     parsed = parse_post(message.text or "") if message is not None else None
     if isinstance(parsed, OptionError):

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 from bot.context import NewsbotContext
 from bot.sharing import ShareLink, deep_link, parse_share_link, share_url
 from bot.views import FULL_TEXT_LIMIT, render_article, with_buttons, without_button
+from handlers.access import chat_admins_only
 from handlers.prelude import PRELUDE_GROUP
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ async def subscribe_markup(update: Update, context: NewsbotContext) -> InlineKey
     return InlineKeyboardMarkup([[button]])
 
 
+@chat_admins_only
 async def subscribe_pressed(update: Update, context: NewsbotContext) -> None:
     """The Subscribe button: subscribe, answer the button, drop it from the message and confirm."""
     query = update.callback_query

@@ -27,8 +27,8 @@ async def start(update: Update, context: NewsbotContext) -> None:
 
 
 async def help_command(update: Update, context: NewsbotContext) -> None:
-    """Every command, one line each, in the reader's language."""
-    commands = describe(context.renderer, context.lang, admin=context.is_admin(update))
+    """Every command, one line each, in the reader's language; operator commands only to operators."""
+    commands = describe(context.renderer, context.lang, admin=context.is_operator(update))
     await context.reply(update, "help", commands=commands)
 
 

@@ -8,15 +8,14 @@ from telegram.ext import Application, CommandHandler
 from bot.context import NewsbotContext
 from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.weather.provinces import PROVINCE_NAMES
+from handlers.access import operators_only
 
 TOP_SHARERS = 5
 
 
+@operators_only
 async def stats(update: Update, context: NewsbotContext) -> None:
-    """Operators get the numbers; anyone else gets the unknown-command answer and learns nothing."""
-    if not context.is_admin(update):
-        await context.reply(update, "unknown_command")
-        return
+    """Operators get the numbers (top sharers' user ids among them), so only in their private chat."""
     overview = await context.store.stats.overview()
     limiter = context.bot.rate_limiter
     rate = limiter.current_rate() if isinstance(limiter, TelegramRateLimiter) else 0

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from telegram import Update
-from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.constants import ChatType
 from telegram.ext import Application, CommandHandler
 
 from bot.context import NewsbotContext
-
-log = logging.getLogger(__name__)
-MANAGERS = (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
-
-
-async def may_manage(update: Update, context: NewsbotContext) -> bool:
-    """Anyone in a private chat; in groups only admins (asked via getChatMember) or the group itself."""
-    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
-    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
-        return True
-    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
-        return True  # an anonymous admin writes as the group
-    if user is None:
-        return False
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError as error:
-        log.warning("could not check whether %s administers chat %s: %s", user.id, chat.id, error)
-        return False
-    return member.status in MANAGERS
+from handlers.access import chat_admins_only
 
 
 async def adopt_language(context: NewsbotContext, chat_id: int, lang: str) -> None:
@@ -39,11 +17,9 @@ async def adopt_language(context: NewsbotContext, chat_id: int, lang: str) -> No
         await context.store.chats.set_language(chat_id, lang)
 
 
+@chat_admins_only
 async def subscribe(update: Update, context: NewsbotContext) -> None:
     """Subscribe this chat to every new article."""
-    if not await may_manage(update, context):
-        await context.reply(update, "subscription_admins_only")
-        return
     chat = update.effective_chat
     if chat.type != ChatType.PRIVATE:
         await adopt_language(context, chat.id, context.lang)
@@ -51,11 +27,9 @@ async def subscribe(update: Update, context: NewsbotContext) -> None:
     await context.reply(update, "subscription", subscribed=True, changed=change.changed)
 
 
+@chat_admins_only
 async def unsubscribe(update: Update, context: NewsbotContext) -> None:
     """Stop new articles for this chat."""
-    if not await may_manage(update, context):
-        await context.reply(update, "subscription_admins_only")
-        return
     change = await context.store.chats.unsubscribe(update.effective_chat.id)
     await context.reply(update, "subscription", subscribed=False, changed=change.changed)
 

@@ -20,6 +20,7 @@ from bot.weather.picker import (
 from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province
 from bot.weather.pushtime import parse_push_time
 from bot.weather.service import WeatherService
+from handlers.access import chat_admins_only
 from storage.models import WeatherSettings
 
 
@@ -28,6 +29,7 @@ def _weather(context: NewsbotContext) -> WeatherService:
     return context.services.weather
 
 
+@chat_admins_only
 async def province(update: Update, context: NewsbotContext) -> None:
     """`/province NAME` sets the home province; `/province` alone opens the picker."""
     query = " ".join(context.args or [])
@@ -40,8 +42,12 @@ async def province(update: Update, context: NewsbotContext) -> None:
         await context.send(update, RenderedMessage(await _set_province(update, context, found.plate)))
 
 
+@chat_admins_only
 async def picker_button(update: Update, context: NewsbotContext) -> None:
-    """Move through the picker, or set the chosen province; every press is answered."""
+    """Move through the picker, or set the chosen province; every press is answered.
+
+    In a group the picker belongs to its admins: a member may neither set nor page through it.
+    """
     query = update.callback_query
     view = parse_picker_data(query.data)
     if view is None:
@@ -83,13 +89,19 @@ async def weather_button(update: Update, context: NewsbotContext) -> None:
 
 
 async def weathertime(update: Update, context: NewsbotContext) -> None:
-    """`/weathertime HH:MM` or `off` sets the morning push; alone it shows the setting."""
+    """`/weathertime HH:MM` or `off` sets the morning push; alone it shows the setting (to anyone)."""
+    if context.args:
+        await change_weathertime(update, context)
+        return
+    settings = await context.store.weather.settings(update.effective_chat.id)
+    await context.reply(update, "weathertime_status", **_described(settings))
+
+
+@chat_admins_only
+async def change_weathertime(update: Update, context: NewsbotContext) -> None:
+    """`/weathertime HH:MM` or `off`: the chat's morning push time."""
     chat_id = update.effective_chat.id
     args = context.args or []
-    if not args:
-        settings = await context.store.weather.settings(chat_id)
-        await context.reply(update, "weathertime_status", **_described(settings))
-        return
     choice = parse_push_time(args[0]) if len(args) == 1 else None
     if choice is None:
         await context.reply(update, "weathertime_usage", given=_shown(" ".join(args)))

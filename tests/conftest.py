@@ -11,6 +11,7 @@ from telegram.ext import Application
 
 from bot.app import build_application
 from bot.settings import Settings
+from bot.sources.addresses import FetchAllow
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
 
@@ -20,6 +21,8 @@ hypothesis_settings.load_profile("newsbot")
 TOKEN = "123456:TEST-token_for_newsbot"
 ADMIN_ID = 900
 NO_WEATHER_SERVICE = "http://127.0.0.1:9/v1/forecast"  # refused at once; weather tests start a fake one
+# NEWSBOT_FETCH_ALLOW=127.0.0.1: the local news sites the tests fetch from are trusted, nothing else private.
+LOCAL_SITES = FetchAllow.parse("127.0.0.1")
 
 
 @pytest.fixture
@@ -40,6 +43,7 @@ def settings(tmp_path, telegram: FakeBotAPI) -> Settings:
         admin_ids=frozenset({ADMIN_ID}),
         private_chat_interval=0.001,
         weather_api_url=NO_WEATHER_SERVICE,
+        fetch_allow=LOCAL_SITES,
     )
 
 

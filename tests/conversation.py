@@ -31,16 +31,20 @@ class Reader:
         language_code: str | None = "tr",
         first_name: str = "Ayşe",
         chat: dict[str, Any] | None = None,
+        anonymous: bool = False,
     ) -> None:
         self.app = app
         self.api = api
         self.user = make_user(user_id, first_name=first_name, language_code=language_code)
         self.chat = chat
         self.chat_id = chat["id"] if chat else user_id
+        self.anonymous = anonymous  # an anonymous group admin: writes as the group, presses as themselves
+        if chat is not None and chat["type"] != "private":
+            api.add_member(self.chat_id, user_id)  # whoever talks in a group is in it
 
     async def send(self, text: str) -> list[SentMessage]:
         """Send a message and return every message the bot sent to this chat in response."""
-        return await self.deliver(message_update(self.user, text, chat=self.chat))
+        return await self.deliver(message_update(self.user, text, chat=self.chat, anonymous=self.anonymous))
 
     async def says(self, text: str) -> SentMessage:
         """Send a message that must get exactly one answer, and return it."""

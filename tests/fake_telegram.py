@@ -45,6 +45,7 @@ from aiohttp import web
 from tests.telegram_html import TelegramHTMLError, utf16_len, validate_telegram_html
 
 __all__ = [
+    "ANONYMOUS_ADMIN_USER",
     "DEFAULT_BOT_USER",
     "CallbackAnswer",
     "FakeBotAPI",
@@ -110,6 +111,7 @@ COMMAND_SCOPE_TYPES = frozenset(
         "chat_administrators", "chat_member",
     ]
 )
+MEMBER_STATUSES = frozenset(["creator", "administrator", "member", "restricted", "left", "kicked"])
 # Update types Telegram leaves out unless they are listed in allowed_updates explicitly.
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
@@ -396,7 +398,7 @@ class FakeBotAPI:
         self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._chats: dict[ChatId, JSONDict] = {}
         self._chat_faults: dict[ChatId, Fault] = {}
-        self._chat_admins: dict[ChatId, dict[int, str]] = {}
+        self._members: dict[ChatId, dict[int, tuple[str, bool]]] = {}  # chat -> user -> (status, anonymous)
         self._faults: list[_PendingFault] = []
         self._last_message_id: dict[ChatId, int] = {}
         self._messages: dict[tuple[ChatId, int], tuple[str | None, str | None, JSONDict | None]] = {}
@@ -498,12 +500,40 @@ class FakeBotAPI:
         """Use a full chat dict (e.g. from make_chat) in responses; a username makes it @-addressable."""
         self._chats[chat["id"]] = dict(chat)
 
+    def set_member(
+        self, chat_id: ChatId, user_id: int, status: str = "member", *, anonymous: bool = False
+    ) -> None:
+        """getChatMember answers `status` for this user in this chat from now on (the chat becomes known).
+
+        anonymous=True makes an administrator or creator anonymous: their messages come from
+        GroupAnonymousBot with sender_chat set to the group, but their button presses carry their own user.
+        """
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"Telegram has no chat member status {status!r}")
+        if anonymous and status not in ("creator", "administrator"):
+            raise ValueError("only admins can be anonymous")
+        self._chats.setdefault(chat_id, self._default_chat(chat_id))
+        self._members.setdefault(chat_id, {})[user_id] = (status, anonymous)
+
+    def add_member(self, chat_id: ChatId, user_id: int) -> None:
+        """The user is in the chat as a plain member, unless set_member already gave them a status."""
+        if user_id not in self._members.get(chat_id, {}):
+            self.set_member(chat_id, user_id, "member")
+
     def set_chat_admins(self, chat_id: ChatId, admins: list[int], *, creator: int | None = None) -> None:
-        """getChatMember answers "administrator" for these users ("creator" for creator), "member" else."""
-        statuses = dict.fromkeys(admins, "administrator")
+        """Make these users administrators of the chat (and `creator` its creator)."""
+        for user_id in admins:
+            self.set_member(chat_id, user_id, "administrator")
         if creator is not None:
-            statuses[creator] = "creator"
-        self._chat_admins[chat_id] = statuses
+            self.set_member(chat_id, creator, "creator")
+
+    def member_lookups(self, chat_id: ChatId | None = None) -> list[RecordedRequest]:
+        """The getChatMember calls made so far (about one chat, if given), answered or refused."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "getChatMember" and (chat_id is None or r.params.get("chat_id") == chat_id)
+        ]
 
     def fail_next(
         self,
@@ -1267,14 +1297,31 @@ class FakeBotAPI:
         }
 
     async def _get_chat_member(self, params: JSONDict) -> JSONDict:
+        """Like Telegram: unknown chats and users are errors, a known user outside the chat has "left"."""
+        chat_id = params.get("chat_id")
+        if isinstance(chat_id, int) and chat_id not in self._chats and chat_id not in self._members:
+            raise _bad("chat not found")
         chat = self._chat(params)
         user_id = params.get("user_id")
-        if not isinstance(user_id, int):
+        if not isinstance(user_id, int) or user_id <= 0:
             raise _bad("invalid user_id specified")
         if user_id == self.bot_user["id"]:
             return _chat_member(self.bot_user, "administrator" if chat["type"] != "private" else "member")
-        status = self._chat_admins.get(chat["id"], {}).get(user_id, "member")
-        return _chat_member({"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}, status)
+        members = self._members.get(chat["id"], {})
+        if chat["type"] == "private" and chat["id"] == user_id:
+            members = {user_id: ("member", False)}
+        if user_id in members:
+            status, anonymous = members[user_id]
+        elif self._knows_user(user_id):
+            status, anonymous = "left", False
+        else:
+            raise _bad("user not found")
+        user = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        return _chat_member(user, status, anonymous=anonymous)
+
+    def _knows_user(self, user_id: int) -> bool:
+        """Telegram knows a user the bot has met: in a private chat or as a member of some chat."""
+        return user_id in self._chats or any(user_id in members for members in self._members.values())
 
     async def _close(self, params: JSONDict) -> bool:
         return True
@@ -1341,6 +1388,14 @@ DEFAULT_BOT_USER: JSONDict = {
     "username": "newsbot_test_bot",
 }
 
+# Telegram's stand-in sender for messages an anonymous group admin writes "as the group".
+ANONYMOUS_ADMIN_USER: JSONDict = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+
 _update_ids = itertools.count(1)
 _incoming_message_ids = itertools.count(1_000_001)
 _query_ids = itertools.count(1)
@@ -1381,9 +1436,18 @@ def _private_chat(user: JSONDict) -> JSONDict:
 
 
 def message_update(
-    user: JSONDict, text: str, chat: JSONDict | None = None, *, message_id: int | None = None
+    user: JSONDict,
+    text: str,
+    chat: JSONDict | None = None,
+    *,
+    message_id: int | None = None,
+    anonymous: bool = False,
 ) -> JSONDict:
-    """An incoming text message; a leading /command (optionally /command@botname) gets its entity."""
+    """An incoming text message; a leading /command (optionally /command@botname) gets its entity.
+
+    anonymous=True: an anonymous admin writes in a group, so Telegram names GroupAnonymousBot as the sender
+    and the group itself as sender_chat (the admin's own account is not in the update).
+    """
     chat = chat or _private_chat(user)
     message: JSONDict = {
         "message_id": message_id or next(_incoming_message_ids),
@@ -1392,6 +1456,11 @@ def message_update(
         "text": text,
     }
     if chat["type"] == "channel":
+        message["sender_chat"] = chat
+    elif anonymous:
+        if chat["type"] not in ("group", "supergroup"):
+            raise ValueError("only group admins can write anonymously")
+        message["from"] = ANONYMOUS_ADMIN_USER
         message["sender_chat"] = chat
     else:
         message["from"] = user
@@ -1438,17 +1507,16 @@ def inline_query_update(
     return {"update_id": next(_update_ids), "inline_query": inline}
 
 
-def _chat_member(user: JSONDict, status: str) -> JSONDict:
+def _chat_member(user: JSONDict, status: str, *, anonymous: bool = False) -> JSONDict:
     """A ChatMember with the fields PTB requires for each status."""
     member: JSONDict = {"user": user, "status": status}
     if status == "creator":
-        member["is_anonymous"] = False
+        member["is_anonymous"] = anonymous
     elif status == "administrator":
         member.update(
             dict.fromkeys(
                 (
                     "can_be_edited",
-                    "is_anonymous",
                     "can_promote_members",
                     "can_post_stories",
                     "can_edit_stories",
@@ -1473,6 +1541,7 @@ def _chat_member(user: JSONDict, status: str) -> JSONDict:
                 True,
             )
         )
+        member["is_anonymous"] = anonymous
     elif status == "restricted":
         member.update(
             dict.fromkeys(

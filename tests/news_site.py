@@ -87,6 +87,7 @@ class Resource:
     content_type: str = "application/rss+xml; charset=utf-8"
     status: int = 200
     behaviour: str | None = None  # hang | big | trickle
+    location: str | None = None  # where a redirect points
 
 
 @dataclass
@@ -100,17 +101,18 @@ class SeenRequest:
 
 @dataclass
 class NewsSite:
-    """An aiohttp server on 127.0.0.1 whose feeds and pages tests change between polls."""
+    """An aiohttp server on 127.0.0.1 (or another loopback address) whose feeds and pages tests change."""
 
     resources: dict[str, Resource] = field(default_factory=dict)
     requests: list[SeenRequest] = field(default_factory=list)
     big_size: int = 30_000_000
+    host: str = "127.0.0.1"
 
     async def __aenter__(self) -> NewsSite:
         self._release = asyncio.Event()
         app = web.Application()
         app.router.add_get("/{path:.*}", self._handle)
-        self.server = TestServer(app, host="127.0.0.1")
+        self.server = TestServer(app, host=self.host)
         await self.server.start_server()
         return self
 
@@ -157,6 +159,11 @@ class NewsSite:
         self.resources[path] = Resource(body, content_type, status, behaviour)
         return self.url(path)
 
+    def redirect(self, path: str, location: str, *, status: int = 302) -> str:
+        """Answer a path with a redirect to any URL; returns the path's URL."""
+        self.resources[path] = Resource(status=status, location=location)
+        return self.url(path)
+
     def seen(self, path: str) -> list[SeenRequest]:
         """Requests for one path, oldest first."""
         return [r for r in self.requests if r.path == path]
@@ -175,7 +182,10 @@ class NewsSite:
             return await self._stream(request, resource.behaviour)
         seen.status = resource.status
         if resource.status != 200:
-            return web.Response(status=resource.status, body=resource.body, content_type="text/html")
+            headers = {"Location": resource.location} if resource.location else None
+            return web.Response(
+                status=resource.status, body=resource.body, content_type="text/html", headers=headers
+            )
         etag = '"' + hashlib.sha1(resource.body).hexdigest()[:16] + '"'
         if request.headers.get("If-None-Match") == etag:
             seen.status = 304

@@ -20,7 +20,7 @@ def rows(db, sql: str) -> list[tuple]:
 
 async def test_feed_add_with_options_lists_them_and_changes_them(tmp_path):
     db = tmp_path / "news.db"
-    env = clean_env(NEWSBOT_DB=str(db))
+    env = clean_env(NEWSBOT_DB=str(db), NEWSBOT_FETCH_ALLOW="127.0.0.1")
     async with NewsSite() as site:
         page = article_page("Budget approved", BODY, datetime(2024, 3, 5).date(), lang="tr")
         link = site.page("/news/1", page)

@@ -14,6 +14,7 @@ from bot.news.sections import SectionLabel
 from bot.sources.fetch import FetchTimeouts
 from storage import Store
 from storage.sections import GENERAL
+from tests.conftest import LOCAL_SITES
 from tests.news_site import Item, NewsSite, article_page
 
 FAST = IngestLimits(
@@ -43,7 +44,7 @@ async def site() -> AsyncIterator[NewsSite]:
 
 @pytest.fixture
 async def poller(store: Store) -> AsyncIterator[FeedPoller]:
-    session = FeedPoller.open_session(FAST)
+    session = FeedPoller.open_session(FAST, LOCAL_SITES)
     yield FeedPoller(store, session, interval=2, limits=FAST)
     await session.close()
 

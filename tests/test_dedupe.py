@@ -25,7 +25,7 @@ from bot.sources.links import fold_text, normalize_url
 from storage import Store
 from storage import database as storage_database
 from storage.models import ArticleDraft
-from tests.conftest import running
+from tests.conftest import LOCAL_SITES, running
 from tests.conversation import Reader
 from tests.news_site import Item, NewsSite, article_page
 
@@ -66,7 +66,7 @@ async def store(tmp_path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 async def poller(store: Store) -> AsyncIterator[FeedPoller]:
-    session = FeedPoller.open_session(FAST)
+    session = FeedPoller.open_session(FAST, LOCAL_SITES)
     yield FeedPoller(store, session, interval=2, limits=FAST)
     await session.close()
 
@@ -206,7 +206,7 @@ async def test_import_judges_pages_by_url_and_pages_without_one_by_headline_and_
     (tmp_path / "a.html").write_text(divs, encoding="utf-8")
     (tmp_path / "b.html").write_text(divs.replace("double standards", "double talk"), encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
-    settings = Settings(db_path=tmp_path / "news.db")
+    settings = Settings(db_path=tmp_path / "news.db", fetch_allow=LOCAL_SITES)
     sources = [
         morning,
         evening,
@@ -384,7 +384,7 @@ async def test_migration_0009_keys_stored_articles_by_the_new_rule(tmp_path, sit
         again = await publish(store, post(MORNING_TEXT[0]))
         assert (again.article.id, again.created) == (1, False), "an old /post sent again"
         assert (await publish(store, post(EVENING_TEXT[1]))).created, "same headline, another statement"
-        session = FeedPoller.open_session(FAST)
+        session = FeedPoller.open_session(FAST, LOCAL_SITES)
         try:
             [outcome] = await FeedPoller(store, session, interval=2, limits=FAST).run_cycle()
         finally:

@@ -403,6 +403,45 @@ async def test_get_chat(api: FakeBotAPI, bot: Bot) -> None:
     assert (chat.id, chat.title) == (-1001, "Haberler")
 
 
+async def test_get_chat_member_answers_like_telegram(api: FakeBotAPI, bot: Bot) -> None:
+    group = -1001234567000
+    with rejected("chat not found"):
+        await bot.get_chat_member(group, 42)  # a chat the bot is not in
+    for user_id, status in enumerate(["creator", "administrator", "member", "restricted", "left", "kicked"]):
+        api.set_member(group, 100 + user_id, status)
+        assert (await bot.get_chat_member(group, 100 + user_id)).status == status
+    api.set_member(group, 110, "administrator", anonymous=True)
+    assert (await bot.get_chat_member(group, 110)).is_anonymous
+    assert not (await bot.get_chat_member(group, 101)).is_anonymous
+    api.set_member(-1001234567001, 111)  # known to Telegram from another chat: "left" here
+    assert (await bot.get_chat_member(group, 111)).status == "left"
+    with rejected("user not found"):
+        await bot.get_chat_member(group, 999)  # nobody Telegram knows
+    with rejected("invalid user_id specified"):
+        await bot.get_chat_member(group, 0)
+    assert (await bot.get_chat_member(group, 123)).status == "administrator"  # the bot itself
+    api.register_chat(make_chat(42))
+    assert (await bot.get_chat_member(42, 42)).status == "member"  # a private chat: the user
+    api.add_member(group, 100)  # add_member never demotes a status set before
+    assert (await bot.get_chat_member(group, 100)).status == "creator"
+    api.kick(group)
+    with pytest.raises(Forbidden):
+        await bot.get_chat_member(group, 100)
+    assert len(api.member_lookups(group)) == 15  # refused ones too
+    with pytest.raises(ValueError, match="no chat member status"):
+        api.set_member(group, 112, "owner")  # PTB's name; Telegram says "creator"
+    with pytest.raises(ValueError, match="only admins"):
+        api.set_member(group, 113, "member", anonymous=True)
+
+
+def test_anonymous_admins_write_as_the_group() -> None:
+    group = make_chat(-1001234567000, "supergroup")
+    message = message_update(make_user(7), "/subscribe", chat=group, anonymous=True)["message"]
+    assert message["sender_chat"] == group and message["from"]["username"] == "GroupAnonymousBot"
+    with pytest.raises(ValueError):
+        message_update(make_user(7), "/subscribe", anonymous=True)  # no anonymity in a private chat
+
+
 # --- updates ---------------------------------------------------------------------------------------
 async def test_get_updates_long_poll(api: FakeBotAPI, bot: Bot) -> None:
     user = make_user(42)

@@ -13,7 +13,7 @@ BODY = ["The council met on Tuesday and approved the budget for the coming year 
 
 
 async def test_feed_add_list_and_remove(tmp_path):
-    env = clean_env(NEWSBOT_DB=str(tmp_path / "news.db"))
+    env = clean_env(NEWSBOT_DB=str(tmp_path / "news.db"), NEWSBOT_FETCH_ALLOW="127.0.0.1")
     async with NewsSite() as site:
         link = site.page("/news/1", article_page("Budget approved", BODY, datetime(2024, 3, 5).date()))
         url = site.feed(

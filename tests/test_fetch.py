@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.sources.fetch import USER_AGENT, FetchError, FetchResult, FetchTimeouts, fetch
+from bot.sources.fetch import USER_AGENT, FetchError, FetchResult, FetchTimeouts, fetch, open_session
+from tests.conftest import LOCAL_SITES
 
 BIG = 30_000_000
 CHUNK = b"x" * 65536
@@ -147,7 +148,7 @@ async def server() -> AsyncIterator[TestServer]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
+    async with open_session(LOCAL_SITES) as s:
         yield s
 
 

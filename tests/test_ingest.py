@@ -15,6 +15,7 @@ from bot.ingest import FeedPoller, IngestLimits, feed_key
 from bot.sources.fetch import FetchTimeouts
 from storage import Store
 from storage.models import Feed
+from tests.conftest import LOCAL_SITES
 from tests.news_site import Item, NewsSite, article_page
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,7 +51,7 @@ async def site() -> AsyncIterator[NewsSite]:
 
 @pytest.fixture
 async def poller(store: Store) -> AsyncIterator[FeedPoller]:
-    session = FeedPoller.open_session(FAST)
+    session = FeedPoller.open_session(FAST, LOCAL_SITES)
     yield FeedPoller(store, session, interval=2, limits=FAST)
     await session.close()
 

@@ -630,3 +630,91 @@ async def test_ext_bot_forwards_rate_limit_args() -> None:
     assert limiter.counters["broadcast_sends"] == 1
     assert limiter.counters["reader_sends"] == 1
     assert all("__RL" not in "".join(d) for _, d, _ in limiter.seen)  # PTB strips its private key
+
+
+# ---------------------------------------------------------------- the broadcasts' share
+
+
+def test_broadcast_share_survives_a_full_reader_queue() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(overall_per_second=10, reader_reserve=0, broadcast_share=2)
+        rec = Recorder()
+        readers = [start(send(limiter, rec, 1 + i, "r")) for i in range(50)]
+        await asyncio.sleep(0)
+        broadcast = [start(send(limiter, rec, 1000 + i, "b", BROADCAST)) for i in range(20)]
+        await asyncio.gather(*readers, *broadcast)
+        # Readers first, but every window from the one after the broadcast queued holds its 2 sends.
+        assert rec.times("r") == at([0.0] * 10 + [1.0] * 8 + [2.0] * 8 + [3.0] * 8 + [4.0] * 8 + [5.0] * 8)
+        assert rec.times("b") == at([1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0] + [6.0] * 10)
+        _assert_window(rec.times(), 10, 1.0)
+
+    run_virtual(scenario())
+
+
+def test_broadcast_share_costs_readers_nothing_while_no_broadcast_waits() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(overall_per_second=10, reader_reserve=0, broadcast_share=2)
+        rec = Recorder()
+        await asyncio.gather(*(send(limiter, rec, 1 + i, "r") for i in range(20)))
+        assert rec.times("r") == at([0.0] * 10 + [1.0] * 10)
+        await asyncio.gather(*(send(limiter, rec, 100 + i, "b", BROADCAST) for i in range(20)))
+        assert rec.times("b") == at([2.0] * 10 + [3.0] * 10)  # nor broadcasts while no reader waits
+
+    run_virtual(scenario())
+
+
+def thirty_chatty_readers(share: bool) -> tuple[list[float], list[float]]:
+    """Production limits; 30 readers each ask once a second for 20 s while a broadcast waits to go out."""
+    from bot.app import rate_limiter
+    from bot.settings import Settings
+
+    async def scenario() -> tuple[list[float], list[float]]:
+        settings = Settings(broadcast_rate=30)
+        limiter = rate_limiter(settings, asyncio.get_running_loop().time)
+        if not share:
+            limiter = make_limiter(
+                overall_per_second=30,
+                overall_period=1.03,
+                private_period=1.03,
+                reader_reserve=0,
+                smooth=True,
+            )
+        rec = Recorder()
+
+        async def reader(chat_id: int) -> None:
+            for _ in range(20):
+                asked = now()
+                await send(limiter, rec, chat_id, "r")
+                await asyncio.sleep(max(0.0, asked + 1.0 - now()))
+
+        async def broadcast() -> None:
+            slots = asyncio.Semaphore(128)
+
+            async def one(chat_id: int) -> None:
+                async with slots:
+                    await send(limiter, rec, chat_id, "b", BROADCAST)
+
+            await asyncio.gather(*(one(10_000 + i) for i in range(1000)))
+
+        readers = [start(reader(1 + i)) for i in range(30)]
+        await asyncio.sleep(0.5)
+        sending = start(broadcast())
+        await asyncio.gather(*readers)
+        sending.cancel()
+        return rec.times("r"), [t for t in rec.times("b") if t < 20.0]
+
+    return run_virtual(scenario())
+
+
+def test_thirty_chatty_readers_cannot_stop_a_broadcast() -> None:
+    readers, broadcast = thirty_chatty_readers(share=True)
+    # Every window of the production length (1.03 s), from the second the broadcast queued until the
+    # readers stop (their last round starts at 19.5), holds at least the broadcasts' share (5 of 30).
+    for start_at in [1.0 + 0.01 * k for k in range(1740)]:
+        inside = sum(start_at <= t < start_at + 1.03 for t in broadcast)
+        assert inside >= 5, (start_at, inside)
+    assert len(readers) == 600  # and the readers were all answered, at their chats' pace
+    _assert_window(sorted(readers + broadcast), 30, 1.03, tol=1e-9)
+    # Without the share the same readers take every slot: the broadcast barely moves.
+    _, starved = thirty_chatty_readers(share=False)
+    assert len(starved) < len(broadcast) / 4

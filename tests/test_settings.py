@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.settings import Settings, SettingsError
+from bot.sources.addresses import FetchAllow
 from tests.conftest import running
 from tests.conversation import Reader
 
@@ -18,6 +20,7 @@ def test_defaults_without_any_variable():
     assert settings.db_path == Path("newsbot.db")
     assert settings.bot_api_url == "https://api.telegram.org/bot"
     assert settings.admin_ids == frozenset()
+    assert settings.fetch_allow == FetchAllow(), "nothing private is trusted unless the operator says so"
 
 
 def test_every_documented_variable_is_read():
@@ -61,11 +64,40 @@ def test_every_documented_variable_is_read():
         ("NEWSBOT_ADMIN_IDS", "-5"),
         ("NEWSBOT_ADMIN_IDS", "1_000"),
         ("NEWSBOT_ADMIN_IDS", "0"),
+        ("NEWSBOT_FETCH_ALLOW", "10.0.0.0/33"),
+        ("NEWSBOT_FETCH_ALLOW", "10.0.0.5/8"),  # host bits set: 10.0.0.0/8 or 10.0.0.5 was meant
+        ("NEWSBOT_FETCH_ALLOW", "cms.intranet:8080"),
+        ("NEWSBOT_FETCH_ALLOW", "http://cms.intranet/"),
+        ("NEWSBOT_FETCH_ALLOW", "127.1"),
+        ("NEWSBOT_FETCH_ALLOW", "intranet, bad host"),
+        ("NEWSBOT_USER_RATE", "20"),
+        ("NEWSBOT_USER_RATE", "0/10"),
+        ("NEWSBOT_USER_RATE", "20/0"),
+        ("NEWSBOT_USER_RATE", "20/0.5"),
+        ("NEWSBOT_USER_RATE", "2.5/10"),
+        ("NEWSBOT_USER_RATE", "20/nan"),
+        ("NEWSBOT_USER_RATE", "20/inf"),
+        ("NEWSBOT_USER_RATE", "10001/10"),
+        ("NEWSBOT_USER_RATE", "20/3601"),
+        ("NEWSBOT_USER_RATE", "lots"),
+        ("NEWSBOT_USER_RATE", "20/10/30"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_mapping({name: value})
+
+
+def test_fetch_allow_reads_hosts_addresses_and_ranges():
+    allow = Settings.from_mapping(
+        {"NEWSBOT_FETCH_ALLOW": " CMS.Intranet. , 127.0.0.1,10.20.0.0/16, [::1], fd00::/8,, "}
+    ).fetch_allow
+    assert allow.hosts == {"cms.intranet"}
+    assert allow.networks == tuple(
+        ipaddress.ip_network(n) for n in ("127.0.0.1/32", "10.20.0.0/16", "::1/128", "fd00::/8")
+    )
+    assert allow.allows_host("cms.intranet") and allow.allows_host("CMS.INTRANET.")
+    assert not allow.allows_host("www.cms.intranet"), "a name, not a domain and its subdomains"
 
 
 def test_environment_wins_over_dotenv(tmp_path):
@@ -93,3 +125,12 @@ async def test_every_value_the_validator_accepts_runs(settings, telegram, rate, 
     async with running(chosen) as app:
         reader = Reader(app, telegram, 77, language_code="en", first_name="Ann")
         assert "/latest" in (await reader.says("/help")).plain
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [(None, (20, 10.0)), ("30/10", (30, 10.0)), (" 5 / 2.5 ", (5, 2.5)), ("OFF", None), ("1/1", (1, 1.0))],
+)
+def test_user_rate(value, parsed):
+    settings = Settings.from_mapping({} if value is None else {"NEWSBOT_USER_RATE": value})
+    assert settings.user_rate == parsed

@@ -263,3 +263,15 @@ def main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+
+
+def test_ptb_still_signals_default_timeouts_with_the_public_sentinel() -> None:
+    """bot/transport.py reads BaseRequest.DEFAULT_NONE as "use your own timeout": fail loudly on change."""
+    import inspect
+
+    from telegram.request import BaseRequest
+
+    for method in (BaseRequest.post, BaseRequest.retrieve, BaseRequest.do_request):
+        for name in ("read_timeout", "write_timeout", "connect_timeout", "pool_timeout"):
+            default = inspect.signature(method).parameters[name].default
+            assert default is BaseRequest.DEFAULT_NONE, (method, name)

@@ -14,6 +14,10 @@ PTB's callback):
 * (e) priority: "reader" requests (the default) always get the next free global slot before any
   "broadcast" request, and broadcasts may only use ``limit - reader_reserve`` slots of each global
   window, so a reply issued during a saturated broadcast normally goes out at once;
+* (e'') ``broadcast_share``: however many readers wait, broadcasts waiting for a slot get one whenever fewer
+  than ``broadcast_share`` broadcast sends are in the current window (at most half the limit), so chatty
+  readers slow a broadcast down to its share but cannot stop it (30/s with a share of 5: readers get
+  the other 25 and every slot the broadcast does not want);
 * (e') ``smooth=True``: grants are also spaced ``period / limit`` apart (30/s: one every 33 ms) instead of
   leaving in a burst whenever the window frees up. Bursts arrive at Telegram spread over several
   milliseconds, so the next window's burst overlaps them and a strict server counts more than the limit in
@@ -30,6 +34,10 @@ Sends to one chat are serialised (FIFO) by a per-chat lock held from the per-cha
 global slot is granted; if a reader queues behind a broadcast holding that lock, the broadcast is
 promoted to reader priority (priority inheritance) so the reply is never stuck behind the broadcast
 queue. Measured cost: ~30-50 us CPU per limited request (1,000/s paid broadcast, 2 cores).
+
+A send made through PTB (``process_request``) from inside update processing gives back the caller's
+:data:`LEASE` (its update-processing slot, see bot/intake/lanes.py) while it waits and sends, and takes it
+back afterwards, so a reply waiting for its chat's window holds no slot another chat's update needs.
 
 Only message-producing/altering methods are limited (``send*`` except ``sendChatAction``,
 ``copyMessage(s)``, ``forwardMessage(s)``, ``editMessage*``, ``stopPoll``, ``stopMessageLiveLocation``);
@@ -52,12 +60,20 @@ import time
 import warnings
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal
+from contextvars import ContextVar
+from typing import Any, Literal, Protocol
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-__all__ = ["SlidingWindow", "TelegramRateLimiter", "is_limited_endpoint", "retry_after_seconds"]
+__all__ = [
+    "LEASE",
+    "Lease",
+    "SlidingWindow",
+    "TelegramRateLimiter",
+    "is_limited_endpoint",
+    "retry_after_seconds",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +85,19 @@ _CATCH_UP = 0.01  # seconds of lateness smoothed grants may make up for
 _LIMITED_PREFIXES = ("send", "copyMessage", "forwardMessage", "editMessage")
 _LIMITED_EXTRA = frozenset({"stopPoll", "stopMessageLiveLocation"})
 _UNLIMITED = frozenset({"sendChatAction"})
+
+
+class Lease(Protocol):
+    """Something a caller holds while it works and need not hold while a send waits (an update's slot)."""
+
+    def release(self) -> None:
+        """Give it back: the send starts waiting."""
+
+    async def reacquire(self) -> None:
+        """Take it again: the send is done."""
+
+
+LEASE: ContextVar[Lease | None] = ContextVar("newsbot_send_lease", default=None)
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -167,17 +196,27 @@ class _PriorityGate:
         "_pending",
         "_readers",
         "_reserve",
+        "_shared",
         "_spacing",
         "_timer",
         "_timer_at",
+        "_woken_broadcasts",
         "window",
     )
 
-    def __init__(self, limit: int, period: float, reserve: int, clock: Clock, spacing: float = 0.0) -> None:
+    def __init__(
+        self, limit: int, period: float, reserve: int, clock: Clock, spacing: float = 0.0, share: int = 0
+    ) -> None:
         self.window = SlidingWindow(limit, period)
         self._spacing = spacing
         self._next_grant = float("-inf")
         self._reserve = max(0, min(reserve, limit - 1))
+        share = max(0, min(share, limit // 2))
+        # Broadcast sends in the current window, up to the share they are owed however many readers wait.
+        # Counted over one spacing less than the window: a smoothed grant comes up to a spacing after the
+        # moment the share is owed, and the share is meant per window, not per window + spacing.
+        self._shared = SlidingWindow(share, period - spacing) if share and spacing < period else None
+        self._woken_broadcasts: set[asyncio.Future[None]] = set()  # woken from the broadcast queue, not run
         self._clock = clock
         self._readers: deque[asyncio.Future[None]] = deque()
         self._broadcasts: deque[asyncio.Future[None]] = deque()
@@ -200,6 +239,22 @@ class _PriorityGate:
 
     def _capacity(self, reader: bool) -> int:
         return self.window.limit - (0 if reader else self._reserve) - self._pending
+
+    def _owed(self, now: float) -> bool:
+        """Broadcasts wait and have had fewer than their share of the current window: they go next."""
+        shared = self._shared
+        if shared is None:
+            return False
+        broadcasts = self._broadcasts
+        while broadcasts and broadcasts[0].done():
+            broadcasts.popleft()
+        return bool(broadcasts) and shared.count(now) + len(self._woken_broadcasts) < shared.limit
+
+    def _record(self, now: float, reader: bool) -> float:
+        granted = self.window.add(now)
+        if not reader and self._shared is not None:
+            self._shared.add(granted)
+        return granted
 
     def _spaced_at(self, now: float, reader: bool) -> float:
         """When spacing lets the next grant go: readers skip it while the window is at most half full."""
@@ -232,13 +287,13 @@ class _PriorityGate:
         now = self._clock()
         if (
             not self._readers
-            and (reader or not self._broadcasts)
+            and (not self._broadcasts if not reader else not self._owed(now))
             and now >= self._paused_until
             and self.window.count(now) < self._capacity(reader)
             and now >= self._spaced_at(now, reader)
         ):
             self._space_grants(now)
-            return self.window.add(now)
+            return self._record(now, reader)
         loop = asyncio.get_running_loop()
         front = False
         while True:
@@ -257,48 +312,55 @@ class _PriorityGate:
             except asyncio.CancelledError:
                 if fut.done() and not fut.cancelled():  # granted, then cancelled before running
                     self._pending -= 1
+                    self._woken_broadcasts.discard(fut)
                     self._dispatch()
                 raise
             finally:
                 if chat is not None:
                     chat.ticket = None
             self._pending -= 1
+            self._woken_broadcasts.discard(fut)
             now = self._clock()
             if now < self._paused_until:  # a 429 arrived between wake-up and running: queue again, first
                 front = True
                 continue
-            granted = self.window.add(now)
+            granted = self._record(now, reader)
             if self._readers or self._broadcasts:
                 self._dispatch()
             return granted
 
     def _dispatch(self) -> None:
-        """Wake as many waiters as the window allows, readers first, then arm a timer for the next slot."""
+        """Wake as many waiters as the window allows, readers first (but broadcasts get their share),
+        then arm a timer for the next slot."""
         readers, broadcasts = self._readers, self._broadcasts
         while True:
             while readers and readers[0].done():
                 readers.popleft()
             while broadcasts and broadcasts[0].done():
                 broadcasts.popleft()
-            if readers:
+            now = self._clock()
+            owed = bool(readers) and self._owed(now)
+            if readers and not owed:
                 queue, reader = readers, True
             elif broadcasts:
                 queue, reader = broadcasts, False
             else:
                 return
-            now = self._clock()
             if now < self._paused_until:
                 self._arm(self._paused_until)
                 return
-            capacity = self._capacity(reader)
+            capacity = self._capacity(reader or owed)  # the share is taken from the readers' slots
             if capacity <= 0:
                 return  # a woken task will record its slot and dispatch again
             at = max(self.window.next_free(now, capacity), self._spaced_at(now, reader))
             if at > now:
                 self._arm(at)
                 return
-            queue.popleft().set_result(None)
+            fut = queue.popleft()
+            fut.set_result(None)
             self._pending += 1
+            if not reader:
+                self._woken_broadcasts.add(fut)
             self._space_grants(now)
 
     def _space_grants(self, now: float) -> None:
@@ -402,6 +464,7 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         max_idle_chats: int = 1024,
         clock: Clock = time.monotonic,
         smooth: bool = False,
+        broadcast_share: int = 0,
     ) -> None:
         """Configure limits; the periods are parameters mainly so tests can shrink them."""
         self._clock = clock
@@ -411,6 +474,7 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             reader_reserve,
             clock,
             overall_period / overall_per_second if smooth else 0.0,
+            broadcast_share,
         )
         self._paid = _PriorityGate(
             paid_per_second,
@@ -418,6 +482,7 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             reader_reserve,
             clock,
             overall_period / paid_per_second if smooth else 0.0,
+            broadcast_share,
         )
         self._group_limit = group_per_period
         self._group_period = group_period
@@ -615,7 +680,25 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if not is_limited_endpoint(endpoint):
             self._counters["passed_through"] += 1
             return await callback(*args, **kwargs)
+        lease = LEASE.get()
+        if lease is None:
+            return await self._limited(callback, args, kwargs, endpoint, data, reader, retries_override)
+        lease.release()  # the caller's slot is free for others while this send waits and goes
+        try:
+            return await self._limited(callback, args, kwargs, endpoint, data, reader, retries_override)
+        finally:
+            await lease.reacquire()
 
+    async def _limited(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, CallbackResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        reader: bool,
+        retries_override: int | None,
+    ) -> CallbackResult:
         paid = bool(data.get("allow_paid_broadcast"))
         chat = _chat_key(data.get("chat_id"))
         if retries_override is not None:

@@ -1,15 +1,35 @@
-"""Bounded HTTP fetching for feeds and pages, so one bad server cannot stall or flood the bot."""
+"""Bounded, guarded HTTP fetching for feeds and pages: one bad server cannot stall or flood the bot, and
+no feed can make the bot fetch (and publish) a page from the operator's own network."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import socket
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.connector import Connection
 from yarl import URL
 
-__all__ = ["USER_AGENT", "FetchError", "FetchResult", "FetchTimeouts", "fetch"]
+from bot.sources.addresses import FetchAllow, parse_address
+
+if TYPE_CHECKING:
+    from aiohttp.abc import ResolveResult  # a TypedDict, only in newer aiohttp; a plain dict at run time
+
+__all__ = [
+    "USER_AGENT",
+    "AddressRefused",
+    "FetchError",
+    "FetchResult",
+    "FetchTimeouts",
+    "GuardedConnector",
+    "GuardedResolver",
+    "fetch",
+    "open_session",
+]
 
 USER_AGENT = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
 DEFAULT_ACCEPT = (
@@ -51,6 +71,90 @@ class FetchError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class AddressRefused(OSError):
+    """A connection the address guard refused; str() is the short reason ("refused: ... private address")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(errno.EACCES, reason)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves names like the system does, then drops every address a content fetch may not reach."""
+
+    def __init__(self, allow: FetchAllow, inner: AbstractResolver | None = None) -> None:
+        self.allow = allow
+        self._inner = inner or aiohttp.ThreadedResolver()  # getaddrinfo: /etc/hosts and the system's DNS
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The name's addresses that pass the guard; AddressRefused when none does."""
+        found = await self._inner.resolve(host, port, family)
+        if self.allow.allows_host(host):
+            return found
+        kept: list[ResolveResult] = []
+        refusals: list[str] = []
+        for result in found:
+            address = parse_address(result["host"])
+            reason = "not an IP address" if address is None else self.allow.refusal(address)
+            if reason is None:
+                kept.append(result)
+            else:
+                refusals.append(f"{result['host']}, {reason}")
+        if refusals and not kept:
+            raise AddressRefused(f"refused: {host} resolves to {refusals[0]}")
+        if not kept:
+            raise OSError(errno.EADDRNOTAVAIL, f"{host} has no address")
+        # A name that also has public addresses just loses its private ones, so a rebinding or
+        # split-horizon name can only ever reach a public one.
+        return kept
+
+    async def close(self) -> None:
+        """Release the wrapped resolver."""
+        await self._inner.close()
+
+
+def _literal_refusal(host: str | None, allow: FetchAllow) -> str | None:
+    """Check a URL whose host is an IP address: aiohttp connects to it directly, skipping the resolver."""
+    if not host:
+        return None
+    address = parse_address(host)
+    if address is None:
+        # aiohttp treats anything with a colon or made of digits and dots as an address; one that
+        # ipaddress cannot read (127.1, 2130706433) is refused rather than left to interpretation.
+        if ":" in host or host.replace(".", "").isdigit():
+            return f"refused: {host} is not a canonical IP address"
+        return None  # a name: the resolver checks what it resolves to
+    reason = allow.refusal(address)
+    return None if reason is None else f"refused: {host} is {reason}"
+
+
+class GuardedConnector(aiohttp.TCPConnector):
+    """The connector of the content session: every connection goes to an address the guard permits."""
+
+    def __init__(self, allow: FetchAllow, *, resolver: AbstractResolver | None = None, **kwargs: Any) -> None:
+        super().__init__(resolver=GuardedResolver(allow, resolver), **kwargs)
+        self.allow = allow
+
+    async def connect(self, req: aiohttp.ClientRequest, *args: Any, **kwargs: Any) -> Connection:
+        """Refuse an IP-literal host before the pool or a socket is touched; names go through the resolver."""
+        reason = _literal_refusal(req.url.raw_host, self.allow)
+        if reason is not None:
+            raise aiohttp.ClientConnectorError(req.connection_key, AddressRefused(reason))
+        return await super().connect(req, *args, **kwargs)
+
+
+def open_session(
+    allow: FetchAllow, *, limit: int = 100, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
+    """The HTTP client for content (feeds, pages, imports); `resolver` replaces the system DNS in tests."""
+    return aiohttp.ClientSession(connector=GuardedConnector(allow, resolver=resolver, limit=limit))
 
 
 def _seconds(value: float) -> str:
@@ -151,6 +255,8 @@ async def _follow(
 
 def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
     """Name the connection failure the way an admin would search for it."""
+    if isinstance(exc.os_error, AddressRefused):
+        return exc.os_error.reason
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "TLS certificate verification failed"
     if isinstance(exc, aiohttp.ClientSSLError):
@@ -179,6 +285,8 @@ async def fetch(
     accept: str = DEFAULT_ACCEPT,
 ) -> FetchResult:
     """Fetch a feed or page conditionally, within a size cap and a hard deadline; raises FetchError."""
+    if not isinstance(session.connector, GuardedConnector):
+        raise TypeError("content fetches need the guarded session from open_session()")
     start = _checked_url(url)
     headers = {aiohttp.hdrs.USER_AGENT: user_agent, aiohttp.hdrs.ACCEPT: accept}
     if etag:
