@@ -6,15 +6,19 @@ from telegram.ext import Application
 
 from handlers import (
     articles,
+    choices,
     errors,
     fallback,
     feeds,
+    follows,
+    hours,
     inline,
     language,
     membership,
     post,
     prelude,
     search,
+    settings,
     sharing,
     start,
     stats,
@@ -29,7 +33,8 @@ def register(application: Application) -> None:
     throttle.register(application)
     prelude.register(application)
     features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
-    for feature in (*features, feeds, post, stats):
+    choosing = (settings, choices, follows, hours)
+    for feature in (*features, *choosing, feeds, post, stats):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

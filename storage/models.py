@@ -204,3 +204,62 @@ class StatsOverview:
     sent_24h: int
     failed_24h: int
     archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A group of articles readers switch on and off ("Ekonomi/Economy"); id 1 is General."""
+
+    id: int
+    key: str
+    label_tr: str
+    label_en: str
+
+    def label(self, lang: str) -> str:
+        """The label in a reader's language (English for anything but Turkish, as the interface)."""
+        return self.label_tr if lang == "tr" else self.label_en
+
+
+@dataclass(frozen=True)
+class FollowedPhrase:
+    """A followed word or phrase: as the reader typed it, and folded as /search folds it."""
+
+    folded: str
+    phrase: str
+
+
+@dataclass(frozen=True)
+class FollowChange:
+    """What /follow did with each phrase: added, followed already (as first typed), or over the limit."""
+
+    added: tuple[str, ...]
+    known: tuple[str, ...]
+    full: tuple[str, ...]
+    count: int  # phrases the chat follows now
+
+
+@dataclass(frozen=True)
+class UnfollowChange:
+    """What /unfollow did: phrases removed (as they were typed) and phrases the chat did not follow."""
+
+    removed: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReaderChoices:
+    """Everything a chat chose about what it gets and when (storage/migrations/0012), read in one query."""
+
+    chat_id: int
+    subscribed: bool  # subscribed and reachable: choices only matter then
+    interface_language: str
+    languages: tuple[str, ...]  # the article languages it gets: its choice, else its interface language
+    languages_chosen: bool  # False while it follows the interface language
+    muted_sections: frozenset[int]
+    follows: tuple[FollowedPhrase, ...]  # alphabetical (folded)
+    digest_times: str | None  # "08:00,18:30"
+    digest_next: float | None
+    digest_after: int | None
+    quiet_start: int | None  # minutes after Istanbul midnight
+    quiet_end: int | None
+    quiet_next_end: float | None

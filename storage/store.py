@@ -9,6 +9,7 @@ from storage.chats import Chats
 from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.outbox import Outbox
+from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
 from storage.sections import Sections
@@ -28,6 +29,7 @@ class Store:
         self.feeds = Feeds(db)
         self.sections = Sections(db)
         self.referrals = Referrals(db)
+        self.readers = Readers(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
 
