@@ -57,20 +57,6 @@ class Article:
 
 
 @dataclass(frozen=True)
-class Section:
-    """A group of articles readers switch on and off ("Ekonomi/Economy"); id 1 is General."""
-
-    id: int
-    key: str
-    label_tr: str
-    label_en: str
-
-    def label(self, lang: str) -> str:
-        """The label in a reader's language (English for anything but Turkish, as the interface)."""
-        return self.label_tr if lang == "tr" else self.label_en
-
-
-@dataclass(frozen=True)
 class SubscriptionChange:
     """What /subscribe or /unsubscribe did, so the reply can say so."""
 
