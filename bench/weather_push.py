@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.clock import ISTANBUL
 from bot.render import Renderer
-from bot.weather.openmeteo import parse_forecasts
+from bot.weather.openmeteo import parse_weather
 from bot.weather.provinces import PROVINCES
 from bot.weather.service import WeatherService
 from storage import Store
@@ -24,17 +24,25 @@ DAY = date(2026, 3, 10)
 
 
 def answer() -> list[dict]:
-    """An Open-Meteo answer for the 81 provinces, two days each."""
+    """An Open-Meteo answer for the 81 provinces: conditions now and three days each."""
     return [
         {
             "latitude": p.latitude,
             "longitude": p.longitude,
+            "current": {
+                "time": "2026-03-10T06:00",
+                "interval": 900,
+                "temperature_2m": 9.4,
+                "weather_code": 2,
+            },
             "daily": {
-                "time": [DAY.isoformat(), "2026-03-11"],
-                "temperature_2m_max": [14.2, 15.0],
-                "temperature_2m_min": [5.1, 6.0],
-                "weather_code": [61, 3],
-                "precipitation_probability_max": [70, 20],
+                "time": [DAY.isoformat(), "2026-03-11", "2026-03-12"],
+                "temperature_2m_max": [14.2, 15.0, 16.1],
+                "temperature_2m_min": [5.1, 6.0, 7.3],
+                "weather_code": [61, 3, 2],
+                "precipitation_probability_max": [70, 20, 5],
+                "precipitation_sum": [4.2, 0.3, 0.0],
+                "wind_gusts_10m_max": [35.0, 22.1, 18.0],
             },
         }
         for p in PROVINCES
@@ -55,9 +63,9 @@ async def main(readers: int) -> None:
         fetched = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
         started = time.perf_counter()
         for _ in range(100):
-            forecasts = parse_forecasts(answer(), PROVINCES, fetched)
+            report = parse_weather(answer(), PROVINCES, fetched)
         parse_ms = (time.perf_counter() - started) * 10
-        await store.weather.save_forecasts(forecasts, keep_from=DAY)
+        await store.weather.save_forecasts(report.forecasts, keep_from=DAY, current=report.current)
 
         clock_at = datetime(2026, 3, 10, 9, 0, tzinfo=ISTANBUL)
         service = WeatherService(store, Renderer(), "http://127.0.0.1:9/", clock=lambda: clock_at)

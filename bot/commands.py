@@ -39,6 +39,8 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("province"),
     CommandInfo("weather"),
     CommandInfo("weathertime"),
+    CommandInfo("weatheralerts"),
+    CommandInfo("weathermap"),
     CommandInfo("search"),
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),

@@ -19,6 +19,8 @@ from bot.views import RenderedMessage
 if TYPE_CHECKING:
     from bot.delivery import DeliveryEngine
     from bot.settings import Settings
+    from bot.stats.charts import StatsCharts
+    from bot.weather.maps import WeatherMaps
     from bot.weather.service import WeatherService
     from storage import Store
 
@@ -33,6 +35,8 @@ class Services:
     delivery: DeliveryEngine | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     weather: WeatherService | None = None
+    weather_maps: WeatherMaps | None = None  # the map of Turkey: drawn once per forecast, sent by file_id
+    charts: StatsCharts | None = None  # the operators' /stats chart, drawn at most once a minute
     clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this
     chat_admins: ChatAdmins = field(default_factory=ChatAdmins)  # getChatMember answers, cached briefly
 

@@ -13,8 +13,11 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Loggers that print full request URLs (and so the token) at INFO.
 NOISY_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "aiohttp.client")
 
+# The token's ":" as it reaches a log line: plain, URL-encoded (%3A, %3a) or encoded again (%253A, ...)
+# when a URL carrying the token is itself put into a URL. Its other characters are never encoded.
+_COLON = r"(?::|%(?:25)*3[Aa])"
 # Any Telegram bot token: <bot id digits>:<35 url-safe base64 chars>, optionally with the "bot" URL prefix.
-_GENERIC = r"(?P<prefix>bot)?\d+:[A-Za-z0-9_-]{35}(?![A-Za-z0-9_-])"
+_GENERIC = rf"(?P<prefix>bot)?\d+{_COLON}[A-Za-z0-9_-]{{35}}(?![A-Za-z0-9_-])"
 
 _lock = threading.Lock()
 _tokens: set[str] = set()
@@ -25,9 +28,15 @@ _previous_factory: Callable[..., logging.LogRecord] | None = None
 def _build_pattern(tokens: set[str]) -> re.Pattern[str]:
     """Compile one alternation so every record costs a single regex pass."""
     literal = [
-        rf"(?P<prefix{i}>bot)?{re.escape(tok)}" for i, tok in enumerate(sorted(tokens, key=len, reverse=True))
+        rf"(?P<prefix{i}>bot)?{_literal(tok)}" for i, tok in enumerate(sorted(tokens, key=len, reverse=True))
     ]
     return re.compile("|".join([*literal, _GENERIC]))
+
+
+def _literal(token: str) -> str:
+    """A known token as a pattern that also matches its URL-encoded forms."""
+    bot_id, colon, secret = token.partition(":")
+    return re.escape(bot_id) + _COLON + re.escape(secret) if colon else re.escape(token)
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -38,7 +47,7 @@ def _replace(match: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """Return text with every known or token-shaped secret replaced, for use in error messages too."""
-    if ":" not in text:
+    if ":" not in text and "%" not in text:
         return text
     return _pattern.sub(_replace, text)
 

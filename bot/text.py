@@ -7,6 +7,10 @@ import re
 import unicodedata
 
 MESSAGE_LIMIT = 4096
+# What one article may keep from a feed, page or file: a headline is a line, a body a long read (about
+# 15,000 words). Anything longer is a broken or hostile source, and the rest only costs storage and search.
+MAX_TITLE_CHARS = 500
+MAX_BODY_CHARS = 100_000
 _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’»)]*\s")
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -51,6 +55,11 @@ def cut_text(text: str, limit: int, ellipsis: str = "…") -> str:
     if space >= len(head) * 0.5:
         head = head[:space]
     return head.rstrip(" ,;:-–—\n") + ellipsis
+
+
+def clip(text: str, limit: int) -> str:
+    """Cap text from an untrusted source at `limit` UTF-16 units, cut like cut_text."""
+    return text if len(text) <= limit // 2 or utf16_len(text) <= limit else cut_text(text, limit)
 
 
 def _prefix_within(text: str, budget: int) -> str:

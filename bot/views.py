@@ -15,6 +15,7 @@ TITLE_LIMIT = 300
 LIST_TITLE_LIMIT = 160
 TEASER_LIMIT = 900  # broadcasts and /latest: a teaser, the rest is one tap away
 FULL_TEXT_LIMIT = MESSAGE_LIMIT  # /article and shared articles: as much as one message holds
+MATCHED_LIMIT = 60  # the followed phrase named in "because you follow «...»"
 
 
 @dataclass(frozen=True)
@@ -26,16 +27,29 @@ class RenderedMessage:
 
 
 def render_article(
-    renderer: Renderer, lang: str, article: Article, *, teaser_limit: int = TEASER_LIMIT
+    renderer: Renderer,
+    lang: str,
+    article: Article,
+    *,
+    teaser_limit: int = TEASER_LIMIT,
+    matched: str | None = None,
 ) -> RenderedMessage:
-    """Headline, date, the beginning of the text cut at a boundary, and where to read the rest."""
+    """Headline, date, the beginning of the text cut at a boundary, and where to read the rest.
+
+    `matched`: the reader's followed phrase that brought a pushed article, named under the date.
+    """
     article = replace(
         article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
     )
-    overhead = visible_len(renderer.message(lang, "article", article=article, teaser="", truncated=True))
+    matched = cut_text(matched, MATCHED_LIMIT) if matched else None
+    overhead = visible_len(
+        renderer.message(lang, "article", article=article, teaser="", truncated=True, matched=matched)
+    )
     budget = min(teaser_limit, MESSAGE_LIMIT - overhead)
     teaser = cut_text(article.body, budget)
-    text = renderer.message(lang, "article", article=article, teaser=teaser, truncated=teaser != article.body)
+    text = renderer.message(
+        lang, "article", article=article, teaser=teaser, truncated=teaser != article.body, matched=matched
+    )
     return RenderedMessage(text, article_keyboard(renderer, lang, article))
 
 
@@ -59,6 +73,45 @@ def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineK
         buttons.append(InlineKeyboardButton(renderer.label(lang, "read_on_site"), url=article.url))
     buttons.append(InlineKeyboardButton(renderer.label(lang, "share"), switch_inline_query=f"#{article.id}"))
     return InlineKeyboardMarkup([buttons])
+
+
+def section_keyboard(
+    renderer: Renderer, lang: str, section_id: int, label: str, *, muted: bool = False
+) -> InlineKeyboardMarkup:
+    """Under a pushed article: "🔕 <section>" mutes its section in one tap; "🔔 <section>" undoes it."""
+    label = cut_text(label, 40)
+    if muted:
+        button = InlineKeyboardButton(
+            renderer.label(lang, "unmute_button", label), callback_data=f"unmute:{section_id}"
+        )
+    else:
+        button = InlineKeyboardButton(
+            renderer.label(lang, "mute_button", label), callback_data=f"mute:{section_id}"
+        )
+    return InlineKeyboardMarkup([[button]])
+
+
+def render_digest(
+    renderer: Renderer,
+    lang: str,
+    articles: list[Article],
+    *,
+    more: int,
+    breaking: set[int],
+    latest: int,
+) -> RenderedMessage:
+    """Numbered headlines (followed and breaking first, as given), and how many more there were."""
+    return RenderedMessage(
+        renderer.message(
+            lang,
+            "digest",
+            articles=for_listing(articles),
+            total=len(articles) + more,
+            more=more,
+            breaking=breaking,
+            latest=latest,
+        )
+    )
 
 
 def with_buttons(message: RenderedMessage, extra: InlineKeyboardMarkup | None) -> RenderedMessage:

@@ -1,4 +1,4 @@
-"""/province, /weather, /weathertime and their buttons: parse, ask the weather service, render, reply."""
+"""/province, /weather, /weathertime, /weatheralerts and buttons: parse, ask the service, render, reply."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.views import RenderedMessage
+from bot.weather.buttons import MAP_PREFIX, parse_map_data
+from bot.weather.maps import MAP_WORDS, WeatherMaps
 from bot.weather.picker import (
     PICKER_PREFIX,
     WEATHER_PREFIX,
@@ -17,8 +19,8 @@ from bot.weather.picker import (
     picker_screen,
     suggestion_keyboard,
 )
-from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province
-from bot.weather.pushtime import parse_push_time
+from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province, turkish_fold
+from bot.weather.pushtime import parse_push_time, parse_switch
 from bot.weather.service import WeatherService
 from handlers.access import chat_admins_only
 from storage.models import WeatherSettings
@@ -27,6 +29,11 @@ from storage.models import WeatherSettings
 def _weather(context: NewsbotContext) -> WeatherService:
     assert context.services.weather is not None, "the weather service is created in post_init"
     return context.services.weather
+
+
+def _maps(context: NewsbotContext) -> WeatherMaps:
+    assert context.services.weather_maps is not None, "the map service is created in post_init"
+    return context.services.weather_maps
 
 
 @chat_admins_only
@@ -62,8 +69,12 @@ async def picker_button(update: Update, context: NewsbotContext) -> None:
 
 
 async def weather(update: Update, context: NewsbotContext) -> None:
-    """Today's forecast for the home province, or for `/weather NAME`."""
-    query = " ".join(context.args or [])
+    """Today's forecast for the home province, or for `/weather NAME`; `/weather map [NAME]` the map."""
+    args = context.args or []
+    if args and turkish_fold(args[0]) in MAP_WORDS:
+        await weather_map(update, context, " ".join(args[1:]))
+        return
+    query = " ".join(args)
     if not query:
         settings = await context.store.weather.settings(update.effective_chat.id)
         home = by_plate(settings.province) if settings.province is not None else None
@@ -86,6 +97,66 @@ async def weather_button(update: Update, context: NewsbotContext) -> None:
         return
     await query.answer()
     await _edit(query, await _weather(context).forecast_message(chosen, context.lang))
+
+
+async def weather_map(update: Update, context: NewsbotContext, query: str) -> None:
+    """The map of Turkey, the home province (or the one named) outlined."""
+    if query:
+        found = await _matched_or_explained(update, context, query, command="weather")
+        if found is None:
+            return
+        outlined: int | None = found.plate
+    else:
+        outlined = (await context.store.weather.settings(update.effective_chat.id)).province
+    await _send_map(update, context, outlined)
+
+
+async def map_button(update: Update, context: NewsbotContext) -> None:
+    """The map button under a weather message: the map, that message's province outlined."""
+    query = update.callback_query
+    plate = parse_map_data(query.data)
+    if plate is None:
+        await query.answer(context.label("button_expired"))
+        return
+    await query.answer()
+    await _send_map(update, context, plate)
+
+
+async def _send_map(update: Update, context: NewsbotContext, outlined: int | None) -> None:
+    maps = _maps(context)
+    current = await maps.current()
+    if current is None:
+        await context.reply(update, "weather_map_unavailable")
+        return
+    caption = maps.caption(context.lang, current, outlined)
+    await maps.send(context.bot, update.effective_chat.id, current, outlined, caption)
+
+
+async def weathermap(update: Update, context: NewsbotContext) -> None:
+    """`/weathermap on|off` chooses the map with the morning forecast; alone it shows the choice."""
+    if context.args:
+        await change_weathermap(update, context)
+        return
+    await _weathermap_status(update, context, await context.store.maps.wants_map(update.effective_chat.id))
+
+
+@chat_admins_only
+async def change_weathermap(update: Update, context: NewsbotContext) -> None:
+    """`/weathermap on` or `off`: the chat's morning forecast with or without the map."""
+    args = context.args or []
+    choice = parse_switch(args[0]) if len(args) == 1 else None
+    if choice is None:
+        await context.reply(update, "weathermap_usage", given=_shown(" ".join(args)))
+        return
+    on = await context.store.maps.set_wants_map(update.effective_chat.id, choice)
+    await _weathermap_status(update, context, on, changed=True)
+
+
+async def _weathermap_status(
+    update: Update, context: NewsbotContext, on: bool, *, changed: bool = False
+) -> None:
+    settings = await context.store.weather.settings(update.effective_chat.id)
+    await context.reply(update, "weathermap_status", on=on, changed=changed, **_described(settings))
 
 
 async def weathertime(update: Update, context: NewsbotContext) -> None:
@@ -123,15 +194,46 @@ async def _matched_or_explained(
     return result.province
 
 
+async def weatheralerts(update: Update, context: NewsbotContext) -> None:
+    """`/weatheralerts on|off` switches severe-weather alerts; alone it shows the setting (to anyone)."""
+    if context.args:
+        await change_weatheralerts(update, context)
+        return
+    settings = await context.store.weather.settings(update.effective_chat.id)
+    await context.reply(update, "weatheralerts_status", **_alerts_described(settings))
+
+
+@chat_admins_only
+async def change_weatheralerts(update: Update, context: NewsbotContext) -> None:
+    """`/weatheralerts on` or `off`: the chat's severe-weather alerts."""
+    args = context.args or []
+    choice = parse_switch(args[0]) if len(args) == 1 else None
+    if choice is None:
+        await context.reply(update, "weatheralerts_usage", given=_shown(" ".join(args)))
+        return
+    settings = await context.store.weather.set_alerts(update.effective_chat.id, choice)
+    await context.reply(update, "weatheralerts_set", **_alerts_described(settings))
+
+
 def _described(settings: WeatherSettings) -> dict[str, str | None]:
     home = by_plate(settings.province) if settings.province is not None else None
     return {"province": home.name if home else None, "weather_time": settings.weather_time}
 
 
+def _alerts_described(settings: WeatherSettings) -> dict[str, object]:
+    home = by_plate(settings.province) if settings.province is not None else None
+    return {"province": home.name if home else None, "alerts": settings.alerts}
+
+
 async def _set_province(update: Update, context: NewsbotContext, plate: int) -> str:
     """Store the choice and render its confirmation by the official name."""
     settings = await context.store.weather.set_province(update.effective_chat.id, plate)
-    return context.render("province_set", province=by_plate(plate).name, weather_time=settings.weather_time)
+    return context.render(
+        "province_set",
+        province=by_plate(plate).name,
+        weather_time=settings.weather_time,
+        alerts=settings.alerts,
+    )
 
 
 async def _edit(query: CallbackQuery, message: RenderedMessage) -> None:
@@ -153,5 +255,8 @@ def register(application: Application) -> None:
     application.add_handler(CommandHandler("province", province))
     application.add_handler(CommandHandler("weather", weather))
     application.add_handler(CommandHandler("weathertime", weathertime))
+    application.add_handler(CommandHandler("weatheralerts", weatheralerts))
+    application.add_handler(CommandHandler("weathermap", weathermap))
     application.add_handler(CallbackQueryHandler(picker_button, pattern=f"^{PICKER_PREFIX}"))
     application.add_handler(CallbackQueryHandler(weather_button, pattern=f"^{WEATHER_PREFIX}"))
+    application.add_handler(CallbackQueryHandler(map_button, pattern=f"^{MAP_PREFIX}"))

@@ -57,6 +57,15 @@ class Article:
 
 
 @dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and how many matched (`more`: even more than `total`)."""
+
+    articles: list[Article]
+    total: int
+    more: bool
+
+
+@dataclass(frozen=True)
 class SubscriptionChange:
     """What /subscribe or /unsubscribe did, so the reply can say so."""
 
@@ -75,14 +84,46 @@ class Forecast:
     weather_code: int | None
     precipitation_probability: int | None
     fetched_at: datetime
+    precipitation_sum: float | None = None  # mm over the day
+    wind_gusts_max: float | None = None  # km/h, the day's strongest gust
+
+
+@dataclass(frozen=True)
+class CurrentConditions:
+    """One province's weather now, as Open-Meteo gave it: `observed_at` is the conditions' own time (UTC)."""
+
+    plate: int
+    observed_at: datetime
+    temperature: float | None
+    weather_code: int | None
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class WeatherReport:
+    """Everything one Open-Meteo answer holds: daily forecasts and current conditions of every province."""
+
+    forecasts: list[Forecast]
+    current: list[CurrentConditions]
+
+
+@dataclass(frozen=True)
+class WeatherAlert:
+    """A severe-weather finding for one province and day; `value` is the figure that raised it."""
+
+    plate: int
+    day: date
+    kind: str  # see bot/weather/alerts.py ALERT_KINDS
+    value: float | None
 
 
 @dataclass(frozen=True)
 class WeatherSettings:
-    """A chat's home province and morning push time ("HH:MM", None when switched off)."""
+    """A chat's home province, morning push time ("HH:MM", None when switched off) and alerts switch."""
 
     province: int | None
     weather_time: str | None
+    alerts: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +183,8 @@ class DueDelivery:
     chat_type: str
     language: str | None
     language_code: str | None
+    silent: bool = False  # send with disable_notification (breaking news or a digest in quiet hours)
+    matched: str | None = None  # the reader's followed phrase that brought the article
 
 
 @dataclass(frozen=True)
@@ -190,6 +233,59 @@ class StatsOverview:
     sent_24h: int
     failed_24h: int
     archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)
+
+
+@dataclass(frozen=True)
+class ArticleRoute:
+    """What routing and a pushed article message need: its language, section (both labels), breaking."""
+
+    article_id: int
+    language: str
+    section_id: int
+    section_tr: str
+    section_en: str
+    breaking: bool
+
+
+@dataclass(frozen=True)
+class DigestCandidate:
+    """An announced article a digest may list, with the followed phrases it contains (folded)."""
+
+    id: int
+    language: str
+    section_id: int
+    breaking: bool
+    matches: frozenset[str]
+
+
+@dataclass(frozen=True)
+class DigestProfile:
+    """Due digest readers who get the same digest: same slot, languages, muted sections, start, follows."""
+
+    slot: float
+    languages: str  # "en,tr"
+    muted: str  # ",3,7," or ""
+    after: int  # articles after this id
+    follows: str  # the reader's followed phrases (folded) that some candidate contains, "|"-joined
+
+
+@dataclass(frozen=True)
+class DigestBatch:
+    """One chunk of due digest readers, grouped: what the planner needs to decide every digest."""
+
+    readers: int
+    profiles: list[DigestProfile]
+    candidates: list[DigestCandidate]
+    times: list[str | None]  # the distinct digest_times of these readers, to compute their next slot
+    max_id: int  # the newest article id considered: the readers' next digest starts after it
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """What one digest message lists (article ids in order) and how many more articles there were."""
+
+    article_ids: tuple[int, ...]
+    more: int
 
 
 @dataclass(frozen=True)
@@ -249,3 +345,64 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+
+
+@dataclass(frozen=True)
+class DayMaxima:
+    """Every province's maximum temperature for one day (what the map draws), and the oldest fetch time."""
+
+    day: date
+    maxima: dict[int, float | None]
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class MapReader:
+    """A reader due for the morning map: where to send it and in which language to caption it."""
+
+    chat_id: int
+    province: int
+    language: str | None
+    language_code: str | None
+
+
+@dataclass(frozen=True)
+class BroadcastStatus:
+    """One broadcast as the operators' chart shows it: how many of its deliveries are done and how."""
+
+    broadcast_id: int
+    kind: str
+    ref: str
+    title: str | None  # the article's headline, for kind "article"
+    total: int
+    pending: int  # queued or being sent
+    failed: int
+    filling: bool  # its audience is still being queued
+
+    @property
+    def done(self) -> int:
+        """Deliveries no longer pending: sent or failed."""
+        return self.total - self.pending
+
+
+@dataclass(frozen=True)
+class ArticleReach:
+    """How far one article got (/stats N): its broadcast, digests, deep-link opens and friends it brought."""
+
+    article_id: int
+    title: str
+    published_at: datetime
+    broadcast: bool  # pushed to subscribers at all (a feed's backlog is not)
+    filling: bool
+    total: int
+    sent: int
+    failed: int
+    pending: int
+    pruned: int  # finished deliveries deleted by retention; only their daily totals remain
+    digest_sent: int
+    digest_failed: int
+    digest_pending: int
+    opened: int  # readers who opened it through a deep link
+    opened_via_share: int  # ... of them through someone else's shared link
+    joined: int  # new readers who came to the bot through a link to it
+    joined_subscribed: int  # ... of them active subscribers now

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 
+from tests.fake_media import ImageError, photo_info, photo_sizes
 from tests.telegram_html import TelegramHTMLError, utf16_len, validate_telegram_html
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "RateLimits",
     "RecordedRequest",
     "SentMessage",
+    "StoredFile",
     "Violation",
     "callback_update",
     "inline_query_update",
@@ -262,6 +264,21 @@ class SentMessage:
     protect_content: bool = False
     allow_paid_broadcast: bool = False
     inline_message_id: str | None = None
+    file_id: str | None = None  # sendPhoto/sendDocument: the file shown (the largest photo size)
+    uploaded: bool = False  # ... sent as a multipart upload rather than by file_id
+    disable_notification: bool = False  # sent silently: no sound, no vibration
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """A file the bot uploaded: its bytes and what Telegram answers about it (sizes for a photo)."""
+
+    kind: str  # "photo" | "document"
+    data: bytes
+    filename: str | None
+    chat_id: ChatId
+    unique_id: str
+    result: JSONDict | list[JSONDict]  # the message's "photo" sizes or "document" object
 
 
 @dataclass(slots=True)
@@ -391,6 +408,7 @@ class FakeBotAPI:
         self.answered_callbacks: dict[str, CallbackAnswer] = {}
         self.inline_answers: dict[str, InlineAnswer] = {}
         self.chat_actions: list[tuple[ChatId, str]] = []
+        self.uploads: list[StoredFile] = []  # every multipart upload of sendPhoto/sendDocument, in order
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}
         self.updates_served: list[JSONDict] = []  # every update returned; repeats if offset is not advanced
         self.webhook: JSONDict | None = None
@@ -398,6 +416,7 @@ class FakeBotAPI:
         self._sent_by_chat: dict[ChatId, list[SentMessage]] = {}
         self._chats: dict[ChatId, JSONDict] = {}
         self._chat_faults: dict[ChatId, Fault] = {}
+        self._files: dict[str, StoredFile] = {}  # every file_id handed out (each photo size) -> its file
         self._members: dict[ChatId, dict[int, tuple[str, bool]]] = {}  # chat -> user -> (status, anonymous)
         self._faults: list[_PendingFault] = []
         self._last_message_id: dict[ChatId, int] = {}
@@ -908,6 +927,7 @@ class FakeBotAPI:
             params.get("link_preview_options"),
             bool(params.get("protect_content")),
             bool(params.get("allow_paid_broadcast")),
+            disable_notification=bool(params.get("disable_notification")),
         )
         self.sent.append(sent)
         by_chat = self._sent_by_chat.get(chat_id)
@@ -954,7 +974,13 @@ class FakeBotAPI:
         return self._record_message("sendMessage", params, chat, text, plain, markup)
 
     async def _send_media(self, method: str, kind: str, params: JSONDict) -> JSONDict:
-        """sendPhoto/sendDocument: a file_id, URL or upload plus an optional caption (1024 units)."""
+        """sendPhoto/sendDocument: a multipart upload or a file_id this server handed out, caption <= 1024.
+
+        Photos must be real PNG or JPEG images of allowed dimensions (tests/fake_media.py); the answer
+        carries Telegram's photo sizes, each with its file_id and file_unique_id, and any of those file_ids
+        sends the same file again. An unknown file_id is refused like Telegram refuses one; HTTP URLs are
+        refused too, because this server cannot fetch them (Telegram would).
+        """
         chat = self._chat(params)
         media = params.get(kind)
         if media is None or media == "":
@@ -962,18 +988,59 @@ class FakeBotAPI:
         caption = params.get("caption")
         plain = self._check_text(caption, params.get("parse_mode"), caption=True)
         markup = self._check_markup(params.get("reply_markup"))
+        upload = isinstance(media, web.FileField)
+        if upload:
+            stored = self._store_upload(kind, media, chat["id"])
+        elif isinstance(media, str) and media.lower().startswith(("http://", "https://")):
+            raise _bad("failed to get HTTP URL content")
+        else:
+            known = self._files.get(str(media))
+            if known is None or known.kind != kind:
+                raise _bad("wrong file identifier/HTTP URL specified")
+            stored = known
         if self.limits.enabled:
             self._check_rate(method, chat["id"], chat["type"], bool(params.get("allow_paid_broadcast")))
-        file_id = f"fake-{kind}-{len(self.sent) + 1}"
-        if kind == "photo":
-            extra: JSONDict = {
-                "photo": [{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]
-            }
-        else:
-            extra = {"document": {"file_id": file_id, "file_unique_id": file_id}}
+        if upload:
+            self.uploads.append(stored)
+            for file_id in _file_ids(stored.result):
+                self._files[file_id] = stored
+            params[kind] = f"<upload {stored.filename or kind}, {len(stored.data)} bytes>"
+        extra: JSONDict = {kind: stored.result}
         if plain:
             extra["caption"] = plain
-        return self._record_message(method, params, chat, caption, plain, markup, extra)
+        message = self._record_message(method, params, chat, caption, plain, markup, extra)
+        sent = self.sent[-1]
+        sent.file_id = _file_ids(stored.result)[-1]
+        sent.uploaded = upload
+        return message
+
+    def _store_upload(self, kind: str, field: web.FileField, chat_id: ChatId) -> StoredFile:
+        """Read an uploaded file; a photo must decode. Nothing is kept unless the send goes through."""
+        data = field.file.read()
+        number = len(self.uploads) + 1
+        unique = f"fake-unique-{kind}-{number}"
+        if kind == "photo":
+            try:
+                info = photo_info(data)
+            except ImageError as error:
+                raise _bad(str(error)) from None
+            result: JSONDict | list[JSONDict] = [
+                {
+                    "file_id": f"fake-photo-{number}-{i}",
+                    "file_unique_id": f"{unique}-{i}",
+                    "width": width,
+                    "height": height,
+                    "file_size": size,
+                }
+                for i, (width, height, size) in enumerate(photo_sizes(info, len(data)))
+            ]
+        else:
+            if not data:
+                raise _bad("file must be non-empty")
+            result = {"file_id": f"fake-document-{number}", "file_unique_id": unique, "file_size": len(data)}
+            if field.filename:
+                result["file_name"] = field.filename
+        return StoredFile(kind, data, field.filename, chat_id, unique, result)
 
     async def _send_photo(self, params: JSONDict) -> JSONDict:
         return await self._send_media("sendPhoto", "photo", params)
@@ -1325,6 +1392,11 @@ class FakeBotAPI:
 
     async def _close(self, params: JSONDict) -> bool:
         return True
+
+
+def _file_ids(result: JSONDict | list[JSONDict]) -> list[str]:
+    """The file_ids of a stored file, the largest photo size last."""
+    return [size["file_id"] for size in result] if isinstance(result, list) else [result["file_id"]]
 
 
 def _to_int(key: str, value: str) -> int | str:

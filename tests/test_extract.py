@@ -17,6 +17,7 @@ from bot.sources.extract import (
     parse_date_line,
     strip_site_suffix,
 )
+from bot.text import MAX_BODY_CHARS, MAX_TITLE_CHARS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADLINE = "Azerbaijani diaspora organizations issued a statement"
@@ -225,6 +226,19 @@ def test_title_falls_back_to_title_tag_without_site_suffix() -> None:
         "Caspian Herald | Ganja hosts a book fair", "Ganja hosts a book fair - Caspian Herald"
     )
     assert extract_article(page).title == "Ganja hosts a book fair"
+
+
+def test_headline_and_text_are_capped() -> None:
+    sentence = "The council met again today and discussed the new bridge over the river at length. "
+    page = (
+        f"<html><head><title>x</title></head><body><article><h1>{'Headline word ' * 2_000}</h1>"
+        + "".join(f"<p>{sentence * 20}</p>" for _ in range(120))
+        + "</article></body></html>"
+    )
+    article = extract_article(page)
+    assert article.title.startswith("Headline word") and len(article.title) <= MAX_TITLE_CHARS
+    assert "The council met" in article.text and len(article.text) <= MAX_BODY_CHARS
+    assert article.text.endswith(".")  # cut at a sentence end
 
 
 @given(st.text(max_size=300) | st.binary(max_size=300))

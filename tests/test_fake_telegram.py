@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime as dtm
 import html
+import io
 import json
 import re
 import time
@@ -608,3 +609,64 @@ async def test_form_encoded_client(api: FakeBotAPI) -> None:
         assert resp.status == 200
     sent = api.sent[0]
     assert (sent.chat_id, sent.protect_content, sent.method) == (-1001234567890, True, "sendMessage")
+
+
+# --- photos ----------------------------------------------------------------------------------------
+
+
+def _image(size: tuple[int, int], fmt: str = "PNG") -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+async def test_a_photo_is_uploaded_once_and_sent_again_by_its_file_id(api: FakeBotAPI, bot: Bot):
+    api.limits.enabled = False
+    png = _image((1280, 720))
+    first = await bot.send_photo(7, png, caption="<b>Harita</b>", parse_mode="HTML", filename="map.png")
+    sizes = [(p.width, p.height) for p in first.photo]
+    assert sizes == [(90, 51), (320, 180), (800, 450), (1280, 720)]  # Telegram's boxes, the photo last
+    assert len({p.file_id for p in first.photo}) == len({p.file_unique_id for p in first.photo}) == 4
+    assert first.caption == "Harita"
+    [upload] = api.uploads
+    assert (upload.data, upload.filename, upload.chat_id) == (png, "map.png", 7)
+
+    again = await bot.send_photo(8, first.photo[-1].file_id)
+    assert [p.file_unique_id for p in again.photo] == [p.file_unique_id for p in first.photo]
+    assert len(api.uploads) == 1
+    shown = again.photo[-1].file_id
+    assert [(m.uploaded, m.file_id) for m in api.sent] == [(True, shown), (False, shown)]
+    jpeg = await bot.send_photo(7, _image((600, 800), "JPEG"))
+    assert (jpeg.photo[-1].width, jpeg.photo[-1].height) == (600, 800)
+
+
+async def test_photos_telegram_would_refuse_are_refused(api: FakeBotAPI, bot: Bot):
+    api.limits.enabled = False
+    png = _image((64, 64))
+    broken_crc = png[:-5] + bytes([png[-5] ^ 0xFF]) + png[-4:]
+    for data in (b"not an image at all", png[:-20], broken_crc, _image((64, 64), "GIF")):
+        with rejected("IMAGE_PROCESS_FAILED"):
+            await bot.send_photo(7, data)
+    for size in ((2000, 50), (6000, 5000)):  # one side 40 times the other; sides over 10,000 together
+        with rejected("PHOTO_INVALID_DIMENSIONS"):
+            await bot.send_photo(7, _image(size))
+    with rejected("wrong file identifier/HTTP URL specified"):
+        await bot.send_photo(7, "AgACAgIAAxkBAAIBY2Zfake")
+    with rejected("failed to get HTTP URL content"):
+        await bot.send_photo(7, "https://example.com/map.png")
+    document = await bot.send_document(7, b"%PDF-1.4 report", filename="report.pdf")
+    with rejected("wrong file identifier"):
+        await bot.send_photo(7, document.document.file_id)  # a document is not a photo
+    assert len(api.uploads) == 1 and api.sent[-1].method == "sendDocument"
+
+
+async def test_a_photo_caption_is_held_to_1024_characters(api: FakeBotAPI, bot: Bot):
+    api.limits.enabled = False
+    photo = (await bot.send_photo(7, _image((32, 32)))).photo[-1].file_id
+    assert (await bot.send_photo(7, photo, caption="ç" * 1024)).caption == "ç" * 1024
+    with rejected("message caption is too long"):
+        await bot.send_photo(7, photo, caption="ç" * 1025)
+    with rejected("message caption is too long"):  # counted after entity parsing, in UTF-16 units
+        await bot.send_photo(7, photo, caption="<b>" + "🗺" * 513 + "</b>", parse_mode="HTML")

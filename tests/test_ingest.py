@@ -322,3 +322,53 @@ async def test_a_tick_while_a_cycle_runs_is_skipped(poller, store, site):
     await poller.wait()
     assert not poller.running and len(site.seen("/hang")) == 1
     assert poller.start_cycle() and (await poller.stop()) is None and not poller.running
+
+
+async def test_hostile_xml_is_refused_with_the_reason_stored_and_nothing_else_is_fetched(poller, store, site):
+    async with NewsSite() as lure:  # what the feeds point at; it must count zero requests
+        lure.raw("/evil.dtd", b'<!ENTITY x "stolen">', content_type="application/xml-dtd")
+        dtd, secret = lure.url("/evil.dtd").encode(), lure.url("/secret").encode()
+        laughs = b"".join(
+            b'<!ENTITY l%d "%s">' % (n, (b"&l%d;" % (n - 1)) * 10 if n else b"x" * 100) for n in range(5)
+        )
+        item = b'<rss version="2.0"><channel><title>T</title><item><title>%s</title><link>%s</link></item>'
+        item += b"</channel></rss>"
+        link = site.page("/news/1", article_page("Story number 1", PARAGRAPHS, DAY.date())).encode()
+        declaration = b'<?xml version="1.0"?>\n'
+        hostile = {
+            "/laughs": declaration
+            + b"<!-- <a -->\n<!DOCTYPE rss ["
+            + laughs
+            + b"]>"
+            + item % (b"&l4;", link),
+            "/xxe": declaration
+            + b'<!-- <a --><!DOCTYPE rss [<!ENTITY x SYSTEM "'
+            + secret
+            + b'">]>'
+            + item % (b"&x;", link),
+            "/pe": declaration
+            + b'<!DOCTYPE rss [<!ENTITY % p SYSTEM "'
+            + dtd
+            + b'"> %p;]>'
+            + item % (b"&x;", link),
+        }
+        feeds = {
+            path: await add(poller, site.raw(path, body, content_type="application/rss+xml"))
+            for path, body in hostile.items()
+        }
+        dtd_only = await add(
+            poller,
+            site.raw(
+                "/dtd",
+                declaration + b'<!DOCTYPE rss SYSTEM "' + dtd + b'">' + item % (b"Story number 1", link),
+                content_type="application/rss+xml",
+            ),
+        )
+        outcomes = {o.feed.id: o for o in await poller.run_cycle()}
+        assert lure.requests == []
+    for feed in feeds.values():
+        stored = await store.feeds.get(feed.id)
+        assert stored.last_error == "XML entity declarations are not allowed" == outcomes[feed.id].error
+        assert stored.failures == 1
+    assert outcomes[dtd_only.id].error is None and outcomes[dtd_only.id].new_articles == 1
+    assert await titles(store) == ["Story number 1"]

@@ -551,6 +551,22 @@ def test_chat_pause_survives_pruning_of_idle_chats() -> None:
     run_virtual(scenario())
 
 
+def test_idle_chats_are_pruned_while_a_broadcast_walks_through_many_chats() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(private_period=0.25, max_idle_chats=8)
+        rec = Recorder()
+        seen = []
+        for chat in range(1, 201):  # 200 chats, one message each, 20 per second
+            await send(limiter, rec, chat, "broadcast")
+            await asyncio.sleep(0.05)
+            seen.append(limiter.tracked_chats())
+        assert len(rec.times("broadcast")) == 200
+        assert max(seen) <= 8 + 8, "at most the bound plus the chats still inside their window"
+        assert seen[-1] <= 8
+
+    run_virtual(scenario())
+
+
 # ---------------------------------------------------------------- retry_after_seconds
 
 

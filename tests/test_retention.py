@@ -228,11 +228,12 @@ async def test_a_pass_stopped_between_transactions_leaves_counts_that_match_and_
 async def test_pruned_pages_go_back_to_the_file_system(store, tmp_path):
     now = time.time()
     assert await store.retention.auto_vacuum_mode() == "incremental"
+    await store.db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+        "INSERT INTO chats (chat_id, subscribed) SELECT i, 1 FROM n"
+    )
+    readers_only = await store.retention.pages()  # the schema and the chats, which stay
     async with store.db.transaction() as tx:
-        await tx.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
-            "INSERT INTO chats (chat_id, subscribed) SELECT i, 1 FROM n"
-        )
         old = await store.outbox.enqueue(tx, "article", "1", "SELECT chat_id FROM chats")
         await tx.execute(
             "UPDATE deliveries SET status = 'failed', error = 'Forbidden: bot was blocked by the user', "
@@ -250,7 +251,10 @@ async def test_pruned_pages_go_back_to_the_file_system(store, tmp_path):
     pruned = await store.retention.pages()
     assert report.deleted == 20000 and report.complete
     assert pruned.freelist_count == 0
-    assert pruned.page_count < full.page_count / 2
+    # Every page the deliveries took goes back (the roll-up row may need one); the chats' pages stay. ("Half
+    # the file", as this said before, depended on how wide a chat row is.)
+    assert full.page_count > readers_only.page_count + 400
+    assert pruned.page_count <= readers_only.page_count + 1
     assert report.pages_freed == full.page_count - pruned.page_count
     # 50 free pages per transaction, plus a pointer-map page the file may lose with them.
     assert all(0 <= earlier - later <= 52 for earlier, later in pairwise(sizes))
@@ -329,7 +333,7 @@ async def test_the_bot_prunes_daily_and_after_start_with_one_line_and_stats_show
     assert "rolled up 0 deliveries" in lines[1]
     assert await store.db.fetchval("SELECT count(*) FROM deliveries") == 0
     admin = Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")
-    report = (await admin.says("/stats")).plain
+    report = (await admin.send("/stats"))[0].plain  # the figures, then the chart
     assert f"earlier, kept as daily counts since {now.date().isoformat()}: sent 3, failed 0" in report
 
 

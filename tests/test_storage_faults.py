@@ -282,3 +282,26 @@ async def test_backup_is_consistent_while_articles_keep_arriving(tmp_path):
         await backup_database(path, tmp_path / "copy.db")
     with pytest.raises(DatabaseUnusable, match="no such database"):
         await backup_database(tmp_path / "missing.db", tmp_path / "other.db")
+
+
+async def test_a_write_cancelled_while_it_waits_for_the_lock_leaves_no_transaction_open(tmp_path):
+    # A task stopped while its BEGIN waits for another process's write lock (the delivery engine stopping
+    # during `newsbot import`): SQLite still begins the transaction once the lock is free, after the task
+    # is gone. That transaction must not stay open, or every later write fails with "cannot start a
+    # transaction within a transaction".
+    store = await Store.open(tmp_path / "news.db")
+    other = sqlite3.connect(tmp_path / "news.db", timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.create_task(store.chats.subscribe(1))  # one transaction: waits for the lock
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        other.rollback()
+        await store.chats.touch(1, "private", "tr")  # the writer is free and out of any transaction
+        assert (await store.chats.subscribe(1)).subscribed
+    finally:
+        other.close()
+        await store.close()

@@ -12,7 +12,8 @@ How it works
   died are re-queued when the engine starts.
 * A bounded pool of senders (`concurrency`) sends through the application's rate limiter with broadcast
   priority (readers' replies always go first) over the lean Bot API client (bot/delivery/botapi.py); the
-  message body is rendered and JSON-encoded once per (kind, ref, language), only the chat id changes.
+  message body is rendered and JSON-encoded once per (kind, ref, language, followed phrase named), only
+  the chat id changes (and disable_notification for a silent delivery).
 * Outcomes are committed in groups: a commit waits up to 20 ms (or for 64 outcomes) and those completing
   meanwhile or during a commit share it. A sender's slot is freed only after its outcome is committed.
   A kill -9 loses nothing: claimed rows go back to the queue at the next start, and only sends in flight
@@ -43,15 +44,18 @@ from typing import Any
 from bot.delivery.botapi import ApiError, BotApi, TransportError
 from bot.delivery.outcomes import GroupCommit
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
-from bot.views import RenderedMessage, render_article
+from bot.views import RenderedMessage, render_article, section_keyboard, with_buttons
 from storage import Store
 from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
 
 log = logging.getLogger(__name__)
 
-BroadcastRenderer = Callable[[str, str], Awaitable[RenderedMessage | None]]
+# render(ref, lang) -> message, or None if there is nothing to send; a delivery that a followed phrase
+# brought is rendered with render(ref, lang, matched=phrase) (only the article renderer sees those).
+BroadcastRenderer = Callable[..., Awaitable[RenderedMessage | None]]
 OperatorNotice = Callable[[str, float], Awaitable[None]]
 DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_write_forbidden")
 TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
@@ -90,8 +94,9 @@ class _Prepared:
     head: bytes
     tail: bytes
 
-    def body(self, chat_id: int) -> bytes:
-        return self.head + str(chat_id).encode() + self.tail
+    def body(self, chat_id: int, silent: bool = False) -> bytes:
+        quiet = b',"disable_notification":true' if silent else b""
+        return self.head + str(chat_id).encode() + quiet + self.tail
 
 
 class _Halted(Exception):
@@ -110,18 +115,23 @@ class DeliveryEngine:
         options: DeliveryOptions | None = None,
         *,
         notify_operators: OperatorNotice | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        """Nothing runs until start(); the article renderer is registered by default."""
+        """Nothing runs until start(); the article renderer is registered by default.
+
+        `clock` (unix time) is the fill moment readers' quiet hours are judged at; tests move it.
+        """
         self.api = api
+        self._clock = clock
         self.limiter = limiter
         self.store = store
         self.options = options or DeliveryOptions()
         self.owner = f"engine-{uuid.uuid4().hex[:12]}"
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
-        self._messages: OrderedDict[tuple[str, str, str], tuple[float, asyncio.Future[_Prepared | None]]] = (
-            OrderedDict()
-        )
+        self._messages: OrderedDict[
+            tuple[str, str, str, str | None], tuple[float, asyncio.Future[_Prepared | None]]
+        ] = OrderedDict()
         self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
         self._groups_inflight = 0
         self._deferred = False
@@ -240,7 +250,7 @@ class DeliveryEngine:
         while True:
             self._fill_wake.clear()
             for broadcast_id in await self.store.outbox.filling():
-                while not await self.store.outbox.fill(broadcast_id):
+                while not await self.store.outbox.fill(broadcast_id, minute=minute_of_day(self._clock())):
                     await asyncio.sleep(0)  # let claims, outcomes and readers' writes in between chunks
                 self._wake.set()
             with contextlib.suppress(TimeoutError):
@@ -377,7 +387,7 @@ class DeliveryEngine:
         """Send until there is an outcome to record; None when the claim was handed on (migration)."""
         bid, chat_id = delivery.broadcast_id, delivery.chat_id
         try:
-            message = await self._message(delivery.kind, delivery.ref, _language(delivery))
+            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
         except Exception as error:
             log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
             return self._transient(delivery, chat_id, f"render: {error}")
@@ -392,7 +402,8 @@ class DeliveryEngine:
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
             await self.limiter.acquire(chat_id, reader=False, paid=paid)
             try:
-                await self.api.call("sendMessage", message.body(chat_id), self.options.send_timeout)
+                body = message.body(chat_id, delivery.silent)
+                await self.api.call("sendMessage", body, self.options.send_timeout)
                 return DeliveryOutcome(bid, chat_id, "sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
@@ -495,9 +506,9 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    async def _message(self, kind: str, ref: str, lang: str) -> _Prepared | None:
-        """The message for (kind, ref, lang), rendered once and shared by every sender."""
-        key = (kind, ref, lang)
+    async def _message(self, kind: str, ref: str, lang: str, matched: str | None = None) -> _Prepared | None:
+        """The message for (kind, ref, lang, matched), rendered once and shared by every sender."""
+        key = (kind, ref, lang, matched)
         loop = asyncio.get_running_loop()
         cached = self._messages.get(key)
         future = (
@@ -506,10 +517,14 @@ class DeliveryEngine:
         if future is None:
             future = loop.create_future()
             self._messages[key] = (loop.time(), future)
-            while len(self._messages) > 256:
+            while len(self._messages) > 1024:
                 self._messages.popitem(last=False)
+            render = self._renderers[kind]
             try:
-                future.set_result(self._prepare(await self._renderers[kind](ref, lang)))
+                rendered = await (
+                    render(ref, lang) if matched is None else render(ref, lang, matched=matched)
+                )
+                future.set_result(self._prepare(rendered))
             except Exception as error:
                 self._messages.pop(key, None)
                 future.set_exception(error)
@@ -575,11 +590,22 @@ class DeliveryEngine:
 
 
 def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
-    """Broadcast kind "article": ref is the article id; a deleted article renders to None."""
+    """Broadcast kind "article": ref is the article id; a deleted article renders to None.
 
-    async def render(ref: str, lang: str) -> RenderedMessage | None:
+    Besides Read and Share, a pushed article has "🔕 <section>" (callback "mute:<section id>"); one that a
+    followed phrase brought says so.
+    """
+
+    async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
         article = await store.articles.get(int(ref)) if ref.isdigit() else None
-        return None if article is None else render_article(renderer, lang, article)
+        if article is None:
+            return None
+        message = render_article(renderer, lang, article, matched=matched)
+        route = await store.routing.article_route(article.id)
+        if route is None:
+            return message
+        label = route.section_tr if lang == "tr" else route.section_en
+        return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
 
     return render
 

@@ -14,6 +14,7 @@ from lxml import etree
 from trafilatura.utils import decode_file
 
 from bot.sources.links import fold_text
+from bot.text import MAX_BODY_CHARS, MAX_TITLE_CHARS, clip
 
 __all__ = [
     "ExtractedArticle",
@@ -314,6 +315,7 @@ def extract_article(
         raise ExtractionError("no headline found")
 
     published = _metadata_date(doc.date) or _find_visible_date(_visible_lines(tree), title)
+    title, body = clip(title, MAX_TITLE_CHARS), clip(body, MAX_BODY_CHARS)
     return ExtractedArticle(
         title=title, published=published, text=body, url=url or doc.url or None, language=_page_language(tree)
     )

@@ -15,12 +15,16 @@ async def refresh_forecasts(context: NewsbotContext) -> None:
     """Fetch the 81 forecasts if today's are missing or old; the service decides and backs off."""
     if context.services.weather is not None:
         await context.services.weather.refresh_if_due()
+    if context.services.weather_maps is not None:  # draws only when the map's data changed
+        await context.services.weather_maps.prepare()
 
 
 async def push_forecasts(context: NewsbotContext) -> None:
     """Queue the morning forecast for every reader whose time has come and who has not had it today."""
     if context.services.weather is not None:
         await context.services.weather.enqueue_due()
+    if context.services.weather_maps is not None:  # the map after the text, for readers who chose it
+        context.services.weather_maps.push_due(context.bot)
 
 
 def schedule_weather_jobs(job_queue: JobQueue) -> None:

@@ -1,25 +1,32 @@
-"""Open-Meteo's forecast API: one request for every province, and a strict check of what comes back."""
+"""Open-Meteo's forecast API: one request for every province, now and three days; a strict check of it."""
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiohttp
 
+from bot.clock import ISTANBUL
 from bot.weather.provinces import Province
-from storage.models import Forecast
+from storage.models import CurrentConditions, Forecast, WeatherReport
 
 DAILY_FIELDS = (
     "temperature_2m_max",
     "temperature_2m_min",
     "weather_code",
     "precipitation_probability_max",
+    "precipitation_sum",
+    "wind_gusts_10m_max",
 )
-FORECAST_DAYS = 2  # today and tomorrow, so yesterday's answer still covers today if the service is down
+CURRENT_FIELDS = ("temperature_2m", "weather_code")
+FORECAST_DAYS = 3  # today and the next two days; yesterday's answer still covers today if the service is down
+CURRENT_SKEW = timedelta(days=1)  # current.time further than this from our clock is refused
+GUST_RANGE = (0.0, 500.0)  # km/h
+PRECIPITATION_RANGE = (0.0, 2000.0)  # mm a day
 TIMEZONE = "Europe/Istanbul"
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 COORDINATE_TOLERANCE = 0.5  # degrees; Open-Meteo snaps to its grid, a wrong order is much further off
@@ -35,6 +42,7 @@ def request_params(provinces: Sequence[Province]) -> dict[str, str]:
     return {
         "latitude": ",".join(f"{p.latitude:.4f}" for p in provinces),
         "longitude": ",".join(f"{p.longitude:.4f}" for p in provinces),
+        "current": ",".join(CURRENT_FIELDS),
         "daily": ",".join(DAILY_FIELDS),
         "timezone": TIMEZONE,
         "forecast_days": str(FORECAST_DAYS),
@@ -53,14 +61,14 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
-async def fetch_forecasts(
+async def fetch_weather(
     session: aiohttp.ClientSession,
     url: str,
     provinces: Sequence[Province],
     fetched_at: datetime,
     *,
     timeout: float,
-) -> list[Forecast]:
+) -> WeatherReport:
     """One GET for every province; raises OpenMeteoError with a reason for anything but a valid answer."""
     try:
         async with session.get(
@@ -81,32 +89,61 @@ async def fetch_forecasts(
     if status != 200:
         reason = payload.get("reason") if isinstance(payload, dict) else None
         raise OpenMeteoError(f"HTTP {status}: {str(reason or payload)[:200]}")
-    return parse_forecasts(payload, provinces, fetched_at)
+    return parse_weather(payload, provinces, fetched_at)
 
 
-def parse_forecasts(payload: Any, provinces: Sequence[Province], fetched_at: datetime) -> list[Forecast]:
+def parse_weather(payload: Any, provinces: Sequence[Province], fetched_at: datetime) -> WeatherReport:
     """Check the answer's shape entry by entry; one bad entry refuses the whole answer."""
     if not isinstance(payload, list):
         raise OpenMeteoError(f"expected a list of {len(provinces)} locations, got {type(payload).__name__}")
     if len(payload) != len(provinces):
         raise OpenMeteoError(f"expected {len(provinces)} locations, got {len(payload)}")
-    forecasts: list[Forecast] = []
+    report = WeatherReport(forecasts=[], current=[])
     for province, entry in zip(provinces, payload, strict=True):
         try:
-            forecasts.extend(_entry(province, entry, fetched_at))
-        except (KeyError, TypeError, ValueError) as error:
+            _check_location(province, entry)
+            report.forecasts.extend(_daily(province, entry["daily"], fetched_at))
+            report.current.append(_current(province, entry["current"], fetched_at))
+        except KeyError as error:
+            raise OpenMeteoError(f"location {province.plate} ({province.slug}): no {error}") from None
+        except (TypeError, ValueError, OverflowError) as error:
             raise OpenMeteoError(f"location {province.plate} ({province.slug}): {error}") from None
-    return forecasts
+    return report
 
 
-def _entry(province: Province, entry: Any, fetched_at: datetime) -> list[Forecast]:
+def _check_location(province: Province, entry: Any) -> None:
     if not isinstance(entry, dict):
         raise TypeError("not an object")
     for key, expected in (("latitude", province.latitude), ("longitude", province.longitude)):
         got = _number(entry[key], key)
         if got is None or abs(got - expected) > COORDINATE_TOLERANCE:
             raise ValueError(f"{key} {got} is not near {expected}: answer out of order?")
-    daily = entry["daily"]
+
+
+def _current(province: Province, current: Any, fetched_at: datetime) -> CurrentConditions:
+    """`current.time` is local time in the zone we asked for (Europe/Istanbul), without an offset."""
+    if not isinstance(current, dict):
+        raise TypeError("current is not an object")
+    stamp = current["time"]
+    if not isinstance(stamp, str):
+        raise TypeError(f"current.time is not a string: {stamp!r}")
+    local = datetime.fromisoformat(stamp)
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=ISTANBUL)
+    observed_at = local.astimezone(UTC)
+    if abs(observed_at - fetched_at) > CURRENT_SKEW:
+        raise ValueError(f"current.time {stamp} is not near now")
+    code = _number(current["weather_code"], "weather_code")
+    return CurrentConditions(
+        plate=province.plate,
+        observed_at=observed_at,
+        temperature=_temperature(current["temperature_2m"]),
+        weather_code=None if code is None else int(code),
+        fetched_at=fetched_at,
+    )
+
+
+def _daily(province: Province, daily: Any, fetched_at: datetime) -> list[Forecast]:
     if not isinstance(daily, dict):
         raise TypeError("daily is not an object")
     days = [date.fromisoformat(day) for day in _column(daily, "time", None)]
@@ -119,6 +156,8 @@ def _entry(province: Province, entry: Any, fetched_at: datetime) -> list[Forecas
         rain = _number(columns["precipitation_probability_max"][i], "precipitation_probability_max")
         if rain is not None and not 0 <= rain <= 100:
             raise ValueError(f"precipitation probability {rain} is not a percentage")
+        amount = _within(columns["precipitation_sum"][i], "precipitation_sum", PRECIPITATION_RANGE, "mm")
+        gusts = _within(columns["wind_gusts_10m_max"][i], "wind_gusts_10m_max", GUST_RANGE, "km/h")
         result.append(
             Forecast(
                 plate=province.plate,
@@ -128,6 +167,8 @@ def _entry(province: Province, entry: Any, fetched_at: datetime) -> list[Forecas
                 weather_code=None if code is None else int(code),
                 precipitation_probability=None if rain is None else round(rain),
                 fetched_at=fetched_at,
+                precipitation_sum=amount,
+                wind_gusts_max=gusts,
             )
         )
     return result
@@ -152,7 +193,11 @@ def _number(value: Any, name: str) -> float | None:
 
 
 def _temperature(value: Any) -> float | None:
-    number = _number(value, "temperature")
-    if number is not None and not TEMPERATURE_RANGE[0] <= number <= TEMPERATURE_RANGE[1]:
-        raise ValueError(f"temperature {number} °C is implausible")
+    return _within(value, "temperature", TEMPERATURE_RANGE, "°C")
+
+
+def _within(value: Any, name: str, limits: tuple[float, float], unit: str) -> float | None:
+    number = _number(value, name)
+    if number is not None and not limits[0] <= number <= limits[1]:
+        raise ValueError(f"{name} {number} {unit} is implausible")
     return number

@@ -25,9 +25,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def open_meteo() -> AsyncIterator[FakeOpenMeteo]:
-    """A local Open-Meteo whose forecasts start on DAY."""
-    async with FakeOpenMeteo(DAY) as api:
+async def open_meteo(clock: FakeClock) -> AsyncIterator[FakeOpenMeteo]:
+    """A local Open-Meteo whose forecasts start on DAY and whose conditions now follow the test's clock."""
+    async with FakeOpenMeteo(DAY, clock=clock) as api:
         yield api
 
 

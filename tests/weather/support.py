@@ -13,7 +13,9 @@ from telegram.ext import Application
 from bot.app import build_application
 from bot.clock import ISTANBUL
 from bot.settings import Settings
+from bot.weather.alerts import FREEZING_RAIN_CODES, HEAVY_RAIN_CODES, HEAVY_SNOW_CODES, THUNDERSTORM_CODES
 from bot.weather.codes import WMO_CODES
+from bot.weather.provinces import PROVINCES
 from tests.conftest import running
 
 Mode = Literal["ok", "error", "hang", "garbage", "short", "not_json"]
@@ -38,21 +40,67 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
+SEVERE_CODES = THUNDERSTORM_CODES | HEAVY_RAIN_CODES | HEAVY_SNOW_CODES | FREEZING_RAIN_CODES
+MILD_CODES = tuple(code for code in WMO_CODES if code not in SEVERE_CODES)
+
+
 def temperature_for(index: int) -> float:
     """The fake's daily maximum for the index-th requested location, so tests can check the order."""
     return 5.0 + (index % 30)
 
 
-class FakeOpenMeteo:
-    """Answers like api.open-meteo.com/v1/forecast for many locations; counts requests; can misbehave."""
+def current_temperature_for(index: int) -> float:
+    """The fake's temperature now for the index-th location (never a day's maximum: tests tell them apart)."""
+    return temperature_for(index) - 2.6
 
-    def __init__(self, start_day: date) -> None:
+
+def code_for(index: int) -> int:
+    """The fake's weather code for the index-th location: every mild code in turn, never severe weather."""
+    return MILD_CODES[index % len(MILD_CODES)]
+
+
+def index_of(plate: int) -> int:
+    """Where a province stands in the bot's request (its coordinates' position)."""
+    return next(i for i, province in enumerate(PROVINCES) if province.plate == plate)
+
+
+class FakeOpenMeteo:
+    """Answers like api.open-meteo.com/v1/forecast for many locations; counts requests; can misbehave.
+
+    Only the requested `daily` and `current` variables are answered, as the real API does; an unknown one is
+    a 400. By default nothing is severe; tests make it so with `set_day` and `set_now`.
+    """
+
+    DAILY = frozenset(
+        {
+            "temperature_2m_max",
+            "temperature_2m_min",
+            "weather_code",
+            "precipitation_probability_max",
+            "precipitation_sum",
+            "wind_gusts_10m_max",
+        }
+    )
+    CURRENT = frozenset({"temperature_2m", "weather_code"})
+
+    def __init__(self, start_day: date, clock: Callable[[], datetime] | None = None) -> None:
         self.start_day = start_day
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.mode: Mode = "ok"
         self.hang_seconds = 30.0
         self.requests: list[dict[str, str]] = []
+        self.daily_overrides: dict[tuple[int, date], dict[str, Any]] = {}
+        self.current_overrides: dict[int, dict[str, Any]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    def set_day(self, plate: int, day: date, **values: Any) -> None:
+        """From the next request on, a province's daily values for one day (e.g. weather_code=95)."""
+        self.daily_overrides.setdefault((index_of(plate), day), {}).update(values)
+
+    def set_now(self, plate: int, **values: Any) -> None:
+        """From the next request on, a province's current values (temperature_2m, weather_code, time)."""
+        self.current_overrides.setdefault(index_of(plate), {}).update(values)
 
     @property
     def url(self) -> str:
@@ -85,8 +133,14 @@ class FakeOpenMeteo:
         latitudes = [float(x) for x in query["latitude"].split(",")]
         longitudes = [float(x) for x in query["longitude"].split(",")]
         days = [self.start_day + timedelta(days=i) for i in range(int(query.get("forecast_days", "7")))]
+        daily = [name for name in query.get("daily", "").split(",") if name]
+        current = [name for name in query.get("current", "").split(",") if name]
+        for name in (*daily, *current):
+            if name not in self.DAILY | self.CURRENT:
+                reason = f"Cannot initialize WeatherVariable from invalid String value {name}"
+                return web.json_response({"error": True, "reason": reason}, status=400)
         entries: list[Any] = [
-            self._entry(i, lat, lon, days)
+            self._entry(i, lat, lon, days, daily, current)
             for i, (lat, lon) in enumerate(zip(latitudes, longitudes, strict=True))
         ]
         if self.mode == "short":
@@ -95,10 +149,29 @@ class FakeOpenMeteo:
             entries[40]["daily"]["temperature_2m_max"][0] = "warm"
         return web.json_response(entries if len(entries) != 1 else entries[0])
 
-    @staticmethod
-    def _entry(index: int, latitude: float, longitude: float, days: list[date]) -> dict[str, Any]:
+    def _entry(
+        self,
+        index: int,
+        latitude: float,
+        longitude: float,
+        days: list[date],
+        daily_fields: list[str],
+        current_fields: list[str],
+    ) -> dict[str, Any]:
         high = temperature_for(index)
-        return {
+        values: dict[str, list[Any]] = {
+            "time": [d.isoformat() for d in days],
+            "temperature_2m_max": [high + i for i in range(len(days))],
+            "temperature_2m_min": [high - 8.4 + i for i in range(len(days))],
+            "weather_code": [code_for(index) for _ in days],
+            "precipitation_probability_max": [(index * 7) % 101 for _ in days],
+            "precipitation_sum": [round((index % 9) * 0.7, 1) for _ in days],
+            "wind_gusts_10m_max": [20.0 + index % 40 for _ in days],
+        }
+        for i, day in enumerate(days):
+            for name, value in self.daily_overrides.get((index, day), {}).items():
+                values[name][i] = value
+        entry: dict[str, Any] = {
             "latitude": round(latitude, 2) + 0.01,  # Open-Meteo snaps to its grid
             "longitude": round(longitude, 2) - 0.01,
             "generationtime_ms": 0.5,
@@ -106,15 +179,37 @@ class FakeOpenMeteo:
             "timezone": "Europe/Istanbul",
             "timezone_abbreviation": "GMT+3",
             "elevation": 100.0,
-            "daily_units": {"time": "iso8601", "temperature_2m_max": "°C"},
-            "daily": {
-                "time": [d.isoformat() for d in days],
-                "temperature_2m_max": [high + i for i in range(len(days))],
-                "temperature_2m_min": [high - 8.4 + i for i in range(len(days))],
-                "weather_code": [WMO_CODES[index % len(WMO_CODES)] for _ in days],
-                "precipitation_probability_max": [(index * 7) % 101 for _ in days],
-            },
         }
+        if current_fields:
+            # The start of the current 15-minute slot, in the requested zone, without an offset.
+            local = self.clock().astimezone(ISTANBUL)
+            slot = local.replace(minute=local.minute - local.minute % 15, second=0, microsecond=0)
+            now: dict[str, Any] = {
+                "time": slot.strftime("%Y-%m-%dT%H:%M"),
+                "interval": 900,
+                "temperature_2m": current_temperature_for(index),
+                "weather_code": code_for(index),
+            }
+            now.update(self.current_overrides.get(index, {}))
+            entry["current_units"] = {"time": "iso8601", "interval": "seconds"} | {
+                name: UNITS[name] for name in current_fields
+            }
+            entry["current"] = {key: now[key] for key in ("time", "interval", *current_fields)}
+        if daily_fields:
+            entry["daily_units"] = {"time": "iso8601"} | {name: UNITS[name] for name in daily_fields}
+            entry["daily"] = {key: values[key] for key in ("time", *daily_fields)}
+        return entry
+
+
+UNITS = {
+    "temperature_2m": "°C",
+    "temperature_2m_max": "°C",
+    "temperature_2m_min": "°C",
+    "weather_code": "wmo code",
+    "precipitation_probability_max": "%",
+    "precipitation_sum": "mm",
+    "wind_gusts_10m_max": "km/h",
+}
 
 
 class running_at(running):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.render import Renderer
@@ -9,7 +11,17 @@ from bot.weather.codes import WMO_CODES, weather_emoji
 from bot.weather.provinces import by_plate
 from tests.conversation import Reader, buttons
 from tests.fake_telegram import callback_update
-from tests.weather.support import FakeClock, FakeOpenMeteo, eventually, running_at, temperature_for
+from tests.weather.conftest import DAY
+from tests.weather.support import (
+    FakeClock,
+    FakeOpenMeteo,
+    code_for,
+    current_temperature_for,
+    eventually,
+    index_of,
+    running_at,
+    temperature_for,
+)
 
 CREDIT = "Weather data by Open-Meteo.com"
 
@@ -149,28 +161,63 @@ async def test_weather_without_home_province_explains_how_to_set_it(weather, eng
     assert "/province" in answer.plain
 
 
-async def test_weather_for_the_home_province(weather, english_reader: Reader, reader: Reader):
+async def test_weather_for_the_home_province_now_and_three_days(
+    weather, english_reader: Reader, reader: Reader
+):
     await english_reader.says("/province 34")
     answer = await english_reader.says("/weather")
-    high = round(temperature_for(33))
-    assert answer.plain.startswith(f"{_emoji(33)} İstanbul — 10 March 2026")
-    assert f"to {high}°C" in answer.plain
+    i = index_of(34)
+    now, high, low = (
+        round(current_temperature_for(i)),
+        round(temperature_for(i)),
+        round(temperature_for(i) - 8.4),
+    )
+    words = Renderer().label("en", "wmo", code_for(i))
+    lines = answer.plain.splitlines()
+    assert lines[0] == f"{_emoji(i)} İstanbul now {now} °C, {words[0].lower()}{words[1:]}"
+    assert lines[2].startswith(f"Today, 10 March: {_emoji(i)} {low} to {high} °C, ")
+    assert lines[3].startswith(f"Tomorrow, 11 March: {_emoji(i)} {low + 1} to {high + 1} °C, ")
+    assert lines[4].startswith(f"Thursday, 12 March: {_emoji(i)} {low + 2} to {high + 2} °C, ")
+    assert "rain " in lines[2]
     assert CREDIT in answer.plain
     assert 'href="https://open-meteo.com/"' in answer.text
-    assert "Updated" not in answer.plain
+    assert "ago" not in answer.plain
     await reader.says("/province Ankara")
     turkish = await reader.says("/weather")
-    assert turkish.plain.startswith(f"{_emoji(5)} Ankara — 10 Mart 2026")
-    assert "Yağış olasılığı" in turkish.plain
+    j = index_of(6)
+    assert turkish.plain.startswith(f"{_emoji(j)} Ankara şu an {round(current_temperature_for(j))} °C, ")
+    assert [line.split(":")[0] for line in turkish.plain.splitlines()[2:5]] == [
+        "Bugün, 10 Mart",
+        "Yarın, 11 Mart",
+        "Perşembe, 12 Mart",
+    ]
+    assert "yağış olasılığı" in turkish.plain
     assert CREDIT in turkish.plain
 
 
+async def test_weather_mentions_rain_amounts_and_strong_gusts(
+    weather, english_reader: Reader, open_meteo, clock
+):
+    open_meteo.set_day(
+        35, DAY, precipitation_sum=12.4, wind_gusts_10m_max=63.0, precipitation_probability_max=90
+    )
+    open_meteo.set_day(35, DAY + timedelta(days=1), wind_gusts_10m_max=30.0, precipitation_sum=0.2)
+    open_meteo.set_now(35, temperature_2m=-0.4, weather_code=2)
+    clock.advance(hours=3)
+    assert await weather.refresh_if_due() is True
+    lines = (await english_reader.says("/weather İzmir")).plain.splitlines()
+    assert lines[0] == "⛅ İzmir now 0 °C, partly cloudy"
+    assert lines[2].endswith("; rain 90% (12 mm); gusts up to 63 km/h")
+    assert "mm" not in lines[3] and "gusts" not in lines[3]
+
+
 async def test_weather_for_any_province_and_did_you_mean(weather, english_reader: Reader):
-    assert "Trabzon — 10 March 2026" in (await english_reader.says("/weather trabzon")).plain
+    trabzon = (await english_reader.says("/weather trabzon")).plain
+    assert " Trabzon now " in trabzon and "Thursday, 12 March: " in trabzon
     suggestion = await english_reader.says("/weather Eskisehr")
     assert [b["text"] for b in buttons(suggestion)] == ["Eskişehir"]
     (forecast,) = await english_reader.presses("Eskişehir", on=suggestion)
-    assert "Eskişehir — 10 March 2026" in forecast.plain
+    assert " Eskişehir now " in forecast.plain and "Today, 10 March: " in forecast.plain
     assert CREDIT in forecast.plain
     assert await home_plate(english_reader.app, english_reader) is None
     assert "I don't know a province" in (await english_reader.says("/weather qqqq")).plain
@@ -180,16 +227,21 @@ async def test_ten_readers_in_ten_provinces_cost_one_request(weather, app, teleg
     for i, plate in enumerate((1, 6, 7, 16, 21, 27, 34, 35, 55, 61)):
         reader = Reader(app, telegram, 5000 + i, language_code="en", first_name=f"R{i}")
         await reader.says(f"/province {plate}")
-        assert f"{by_plate(plate).name} — 10 March 2026" in (await reader.says("/weather")).plain
+        answer = (await reader.says("/weather")).plain
+        assert f" {by_plate(plate).name} now " in answer and "Thursday, 12 March: " in answer
     assert len(open_meteo.requests) == 1
     request = open_meteo.requests[0]
     assert len(request["latitude"].split(",")) == len(request["longitude"].split(",")) == 81
     assert request["timezone"] == "Europe/Istanbul"
+    assert request["forecast_days"] == "3"
+    assert set(request["current"].split(",")) == {"temperature_2m", "weather_code"}
     assert set(request["daily"].split(",")) == {
         "temperature_2m_max",
         "temperature_2m_min",
         "weather_code",
         "precipitation_probability_max",
+        "precipitation_sum",
+        "wind_gusts_10m_max",
     }
 
 
@@ -222,9 +274,63 @@ async def test_stale_forecast_is_served_with_its_age(weather, english_reader: Re
     clock.advance(hours=7)
     assert await weather.refresh_if_due() is False
     answer = await english_reader.says("/weather")
-    assert "İzmir — 10 March 2026" in answer.plain
-    assert "Updated 7 hours ago" in answer.plain
+    lines = answer.plain.splitlines()
+    assert lines[0].startswith(f"{_emoji(index_of(35))} İzmir at 06:00, 7 hours ago: ")
+    assert " now " not in answer.plain
+    assert lines[2].startswith("Today, 10 March: ")
+    assert "Forecast updated 7 hours ago" in answer.plain
     assert CREDIT in answer.plain
+
+
+async def test_current_conditions_older_than_three_hours_show_their_age(
+    weather, english_reader: Reader, reader: Reader, open_meteo, clock
+):
+    await english_reader.says("/province Izmir")
+    await reader.says("/province Izmir")
+    clock.advance(hours=2, minutes=59)
+    assert await weather.refresh_if_due() is False  # 06:00's conditions are fresh enough
+    assert " İzmir now " in (await english_reader.says("/weather")).plain
+    open_meteo.mode = "error"
+    clock.advance(minutes=2)  # 09:01: due, and the service is down
+    assert await weather.refresh_if_due() is False
+    assert len(open_meteo.requests) == 2
+    english = (await english_reader.says("/weather")).plain
+    assert " İzmir at 06:00, 3 hours ago: " in english
+    assert "Forecast updated" not in english  # the day's forecast is not stale before 4 hours
+    turkish = (await reader.says("/weather")).plain
+    assert " İzmir, saat 06:00 (3 saat önce): " in turkish
+    open_meteo.mode = "ok"
+    clock.advance(minutes=10)  # past the backoff
+    assert await weather.refresh_if_due() is True
+    assert " İzmir now " in (await english_reader.says("/weather")).plain
+
+
+async def test_conditions_reaching_three_hours_are_refreshed_though_the_fetch_is_younger(
+    settings, telegram, open_meteo, clock
+):
+    clock.set_istanbul(DAY, "06:14")  # the start-up fetch reports the 06:00 slot
+    async with running_at(settings, clock) as app:
+        weather = app.bot_data.weather
+        await eventually(lambda: _async(len(open_meteo.requests) == 1))
+        clock.set_istanbul(DAY, "08:59")
+        assert await weather.refresh_if_due() is False
+        clock.set_istanbul(DAY, "09:00")  # 06:00's conditions are 3 hours old, the fetch 2 h 46 min
+        assert await weather.refresh_if_due() is True
+        assert len(open_meteo.requests) == 2
+
+
+async def test_conditions_the_service_reports_old_are_shown_so_and_not_fetched_every_minute(
+    weather, english_reader: Reader, open_meteo, clock
+):
+    open_meteo.set_now(34, time="2026-03-10T02:30")  # 3.5 hours before the fetch
+    clock.advance(hours=3)
+    assert await weather.refresh_if_due() is True
+    assert " İstanbul at 02:30, 6 hours ago: " in (await english_reader.says("/weather 34")).plain
+    clock.advance(minutes=59)
+    assert await weather.refresh_if_due() is False  # at most one extra fetch an hour for them
+    clock.advance(minutes=1)
+    assert await weather.refresh_if_due() is True
+    assert len(open_meteo.requests) == 3
 
 
 # --- /weathertime --------------------------------------------------------------------------------
@@ -318,4 +424,4 @@ def test_every_wmo_code_has_words_in_both_languages_and_an_emoji():
 
 
 def _emoji(index: int) -> str:
-    return weather_emoji(WMO_CODES[index % len(WMO_CODES)])
+    return weather_emoji(code_for(index))

@@ -1,0 +1,1 @@
+"""Operators' figures: the /stats chart and the send counts it needs, recorded every minute."""

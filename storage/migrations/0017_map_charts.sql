@@ -1,0 +1,71 @@
+-- Issue 13: the weather map, and the history operators' charts need.
+
+-- Telegram's file_id of every map picture uploaded once: one per drawn picture, so a restart sends the same
+-- picture by file_id instead of uploading it again.
+CREATE TABLE weather_map_files (
+    version TEXT NOT NULL,         -- hash of the day, the temperatures drawn and the map style (bot/weather/maps.py)
+    plate INTEGER NOT NULL,        -- the province outlined, 0 for none
+    day TEXT NOT NULL,             -- Istanbul date the map shows, YYYY-MM-DD; older days are deleted
+    file_id TEXT NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (version, plate)
+) WITHOUT ROWID;
+
+-- The reader's choice: the morning forecast with the map under it (1), or text only (0, the default).
+-- weather_map_sent_on: the Istanbul date of the last morning map, so a reader gets it once a day.
+ALTER TABLE chats ADD COLUMN weather_map INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE chats ADD COLUMN weather_map_sent_on TEXT;
+CREATE INDEX chats_weather_map ON chats (chat_id) WHERE weather_map = 1;
+
+-- How many chats became active subscribers (subscribed and reachable) or stopped being one, per hour, for
+-- the subscribers chart of /stats. Triggers count, so every path that changes a chat counts (subscribe,
+-- unsubscribe, a block seen by a send or by my_chat_member, a channel or group removing the bot), and the
+-- chart reads at most 720 rows per kind for 30 days, whatever the audience.
+--   joined   became active: subscribed, or came back (unblocked) while subscribed
+--   left     stopped being subscribed (unsubscribed, removed from a group or channel)
+--   blocked  still subscribed but unreachable (blocked the bot, deleted the account)
+CREATE TABLE chat_event_hours (
+    hour INTEGER NOT NULL,         -- unix time of the hour's start (UTC)
+    kind TEXT NOT NULL,            -- joined | left | blocked
+    count INTEGER NOT NULL,
+    PRIMARY KEY (hour, kind)
+) WITHOUT ROWID;
+
+CREATE TRIGGER chat_events_on_update AFTER UPDATE OF subscribed, reachable ON chats
+WHEN (OLD.subscribed = 1 AND OLD.reachable = 1) != (NEW.subscribed = 1 AND NEW.reachable = 1)
+BEGIN
+    INSERT INTO chat_event_hours (hour, kind, count) VALUES (
+        CAST((julianday('now') - 2440587.5) * 24 AS INTEGER) * 3600,
+        CASE WHEN NEW.subscribed = 1 AND NEW.reachable = 1 THEN 'joined'
+             WHEN NEW.subscribed = 0 THEN 'left'
+             ELSE 'blocked' END,
+        1
+    )
+    ON CONFLICT (hour, kind) DO UPDATE SET count = count + 1;
+END;
+
+CREATE TRIGGER chat_events_on_insert AFTER INSERT ON chats
+WHEN NEW.subscribed = 1 AND NEW.reachable = 1
+BEGIN
+    INSERT INTO chat_event_hours (hour, kind, count)
+    VALUES (CAST((julianday('now') - 2440587.5) * 24 AS INTEGER) * 3600, 'joined', 1)
+    ON CONFLICT (hour, kind) DO UPDATE SET count = count + 1;
+END;
+
+-- Messages the rate limiter let out (replies and broadcasts) and 429 answers, per hour, sampled from the
+-- limiter's counters every minute (bot/stats/), for the sends chart of /stats.
+CREATE TABLE send_hours (
+    hour INTEGER PRIMARY KEY,      -- unix time of the hour's start (UTC)
+    sent INTEGER NOT NULL DEFAULT 0,
+    flood INTEGER NOT NULL DEFAULT 0
+);
+
+-- Readers who opened an article through a deep link (t.me/<bot>?start=a12...), for /stats N. One row per
+-- article and reader; via_share = 1 once the reader came through someone else's shared link (a12-rCODE).
+CREATE TABLE article_opens (
+    article_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    via_share INTEGER NOT NULL DEFAULT 0,
+    opened_at REAL NOT NULL,       -- unix time of the first open
+    PRIMARY KEY (article_id, chat_id)
+) WITHOUT ROWID;
