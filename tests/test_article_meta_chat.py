@@ -27,10 +27,11 @@ def item(site: NewsSite, n: int, lang: str | None = None) -> Item:
 
 
 async def test_post_takes_a_language_a_section_and_a_breaking_mark(
-    admin: Reader, reader: Reader, app, telegram
+    admin: Reader, reader: Reader, english_reader: Reader, app, telegram
 ):
     store = app.bot_data.store
     await reader.says("/subscribe")
+    await english_reader.says("/subscribe")
     plain = (await admin.says("/post Valilikten açıklama\nOkullar yarın tatil.")).plain
     assert "Published as #1: Valilikten açıklama" in plain and "Language tr · section Genel/General" in plain
     assert "breaking" not in plain
@@ -59,7 +60,11 @@ async def test_post_takes_a_language_a_section_and_a_breaking_mark(
         ("Weekly round-up", "en", sports, False),
     ]
     assert [s.label_en for s in await store.sections.in_use()] == ["General", "Sports"]
-    await telegram.wait_for_messages(5, chat_id=reader.chat_id)  # /subscribe's answer and the four articles
+    # Routing reads what /post stored: each reader gets the statements in their own language.
+    *_, first, second = await telegram.wait_for_messages(3, chat_id=reader.chat_id)
+    assert (first.plain.splitlines()[0], second.plain.splitlines()[0]) == ("Valilikten açıklama", "Deprem")
+    *_, third, fourth = await telegram.wait_for_messages(3, chat_id=english_reader.chat_id)
+    assert (third.plain.splitlines()[0], fourth.plain.splitlines()[0]) == ("Derby tonight", "Weekly round-up")
 
 
 @pytest.mark.parametrize(
