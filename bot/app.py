@@ -21,6 +21,7 @@ from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.intake import ChatLanes, UserThrottle
 from bot.maintenance import schedule_retention
+from bot.photos import ArticlePhotos
 from bot.readers.digests import digest_renderer
 from bot.readers.jobs import schedule_reader_jobs
 from bot.settings import Settings
@@ -116,6 +117,7 @@ async def _post_init(application: Application) -> None:
     )
     services.weather_maps = WeatherMaps(services.store, services.renderer, clock=services.clock)
     services.charts = StatsCharts(services.store, services.renderer, clock=services.clock)
+    services.photos = ArticlePhotos(services.store, services.settings.fetch_allow)
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
         schedule_retention(application.job_queue)
@@ -142,6 +144,7 @@ async def _post_init(application: Application) -> None:
             application.bot, services.store, services.renderer, settings.admin_ids
         ),
         clock=lambda: services.clock().timestamp(),
+        photos=services.photos,
     )
     services.delivery.register_renderer("weather", services.weather.render_broadcast)
     services.delivery.register_renderer("digest", digest_renderer(services.store, services.renderer))
@@ -168,6 +171,8 @@ async def _post_shutdown(application: Application) -> None:
     if services.weather is not None:
         await services.weather.close()
         services.weather = None
+    if services.photos is not None:
+        await services.photos.close()
     await stop_feed_polling(application)
     if services.store is not None:
         await services.store.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.clock import as_utc, utc_now
@@ -75,8 +75,8 @@ def draft_from_page(
     section_id: int = 1,
     breaking: bool = False,
 ) -> ArticleDraft:
-    """A page extracted by trafilatura becomes a draft; the operator's language wins over the page's."""
-    return make_draft(
+    """A page becomes a draft: its og:image is the lead photo; the operator's language beats the page's."""
+    draft = make_draft(
         title=extracted.title,
         body=extracted.text,
         published=extracted.published,
@@ -87,3 +87,4 @@ def draft_from_page(
         section_id=section_id,
         breaking=breaking,
     )
+    return replace(draft, image_url=extracted.image_url)

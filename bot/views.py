@@ -8,7 +8,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.clock import in_istanbul
 from bot.render import Renderer
-from bot.text import MESSAGE_LIMIT, cut_text, visible_len
+from bot.text import CAPTION_LIMIT, MESSAGE_LIMIT, cut_text, visible_len
 from storage.models import Article
 
 TITLE_LIMIT = 300
@@ -19,11 +19,22 @@ MATCHED_LIMIT = 60  # the followed phrase named in "because you follow «...»"
 
 
 @dataclass(frozen=True)
+class LeadPhoto:
+    """An article's lead photo and its caption (the same message cut to 1,024), sent instead of the text."""
+
+    article_id: int
+    image_url: str | None  # fetched once, uploaded once (bot/photos/)
+    file_id: str | None  # known from an earlier upload (or the operator's /post photo)
+    caption: str
+
+
+@dataclass(frozen=True)
 class RenderedMessage:
-    """Text and buttons ready for sendMessage in HTML parse mode."""
+    """Text and buttons ready for sendMessage in HTML parse mode; an article may carry its lead photo."""
 
     text: str
     reply_markup: InlineKeyboardMarkup | None = None
+    photo: LeadPhoto | None = None  # when set, sendPhoto with its caption, else (or when it fails) the text
 
 
 def render_article(
@@ -36,8 +47,29 @@ def render_article(
 ) -> RenderedMessage:
     """Headline, date, the beginning of the text cut at a boundary, and where to read the rest.
 
-    `matched`: the reader's followed phrase that brought a pushed article, named under the date.
+    `matched`: the reader's followed phrase that brought a pushed article, named under the date. An article
+    with a usable lead photo carries it with a caption of the same message cut to fit 1,024.
     """
+    text = article_text(renderer, lang, article, teaser_limit=teaser_limit, matched=matched)
+    photo = None
+    if (article.image_url or article.photo_file_id) and not article.photo_error:
+        caption = article_text(
+            renderer, lang, article, teaser_limit=teaser_limit, matched=matched, limit=CAPTION_LIMIT
+        )
+        photo = LeadPhoto(article.id, article.image_url, article.photo_file_id, caption)
+    return RenderedMessage(text, article_keyboard(renderer, lang, article), photo)
+
+
+def article_text(
+    renderer: Renderer,
+    lang: str,
+    article: Article,
+    *,
+    teaser_limit: int = TEASER_LIMIT,
+    matched: str | None = None,
+    limit: int = MESSAGE_LIMIT,
+) -> str:
+    """The article message's HTML within `limit` visible UTF-16 units (4,096 a message, 1,024 a caption)."""
     article = replace(
         article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
     )
@@ -45,12 +77,11 @@ def render_article(
     overhead = visible_len(
         renderer.message(lang, "article", article=article, teaser="", truncated=True, matched=matched)
     )
-    budget = min(teaser_limit, MESSAGE_LIMIT - overhead)
+    budget = min(teaser_limit, limit - overhead)
     teaser = cut_text(article.body, budget)
-    text = renderer.message(
+    return renderer.message(
         lang, "article", article=article, teaser=teaser, truncated=teaser != article.body, matched=matched
     )
-    return RenderedMessage(text, article_keyboard(renderer, lang, article))
 
 
 def render_article_list(renderer: Renderer, lang: str, articles: list[Article]) -> RenderedMessage:
@@ -120,7 +151,7 @@ def with_buttons(message: RenderedMessage, extra: InlineKeyboardMarkup | None) -
         return message
     rows = [list(row) for row in message.reply_markup.inline_keyboard] if message.reply_markup else []
     rows.extend(list(row) for row in extra.inline_keyboard)
-    return RenderedMessage(message.text, InlineKeyboardMarkup(rows))
+    return replace(message, reply_markup=InlineKeyboardMarkup(rows))
 
 
 def without_button(markup: InlineKeyboardMarkup, callback_data: str) -> InlineKeyboardMarkup | None:

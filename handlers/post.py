@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CommandHandler
+from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, OptionError, parse_post
 from bot.context import NewsbotContext
@@ -11,19 +11,28 @@ from bot.news.options import publish_post
 from bot.news.sections import SECTION_LABEL_MAX, section_name
 from handlers.access import operators_only
 
+# A photo whose caption starts with /post (or /post@bot, /post!): the statement with its lead photo.
+PHOTO_POST = filters.PHOTO & filters.CaptionRegex(r"^\s*/post(?:@\w+)?!?(?:\s|$)")
+
 
 @operators_only
 async def post(update: Update, context: NewsbotContext) -> None:
-    """Options, headline on the first line, body below; confirms with the article's number."""
+    """Options, headline on the first line, body below; confirms with the article's number.
+
+    Sent as a photo's caption, the photo (already on Telegram, so nothing is downloaded or uploaded) is
+    the statement's lead photo.
+    """
     message = update.effective_message
-    parsed = parse_post(message.text or "") if message is not None else None
+    text = (message.text or message.caption or "") if message is not None else ""
+    parsed = parse_post(text) if message is not None else None
     if isinstance(parsed, OptionError):
         await context.reply(update, "option_refused", error=parsed, label_max=SECTION_LABEL_MAX, post=True)
         return
     if parsed is None:
         await context.reply(update, "post_usage", title_max=POST_TITLE_MAX, body_max=POST_BODY_MAX)
         return
-    result, section = await publish_post(context.store, parsed)
+    photo = message.photo[-1].file_id if message is not None and message.photo else None
+    result, section = await publish_post(context.store, parsed, photo_file_id=photo)
     article = result.article
     await context.reply(
         update,
@@ -36,5 +45,6 @@ async def post(update: Update, context: NewsbotContext) -> None:
 
 
 def register(application: Application) -> None:
-    """Wire /post."""
+    """Wire /post, as a command and as a photo's caption."""
     application.add_handler(CommandHandler("post", post))
+    application.add_handler(MessageHandler(PHOTO_POST, post))

@@ -67,7 +67,8 @@ class Articles:
             return existing, False
         article_id = await tx.insert(
             "INSERT INTO articles (title, body, url, url_key, guid, content_hash, published_at, source, "
-            " feed_id, language, section_id, breaking) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " feed_id, image_url, photo_file_id, language, section_id, breaking) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -78,6 +79,8 @@ class Articles:
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
                 draft.feed_id,
+                draft.image_url,
+                draft.photo_file_id,
                 draft.language,
                 draft.section_id,
                 int(draft.breaking),
@@ -92,9 +95,11 @@ class Articles:
             draft.url,
             draft.published_at.astimezone(UTC),
             draft.source,
-            draft.language,
-            draft.section_id,
-            draft.breaking,
+            language=draft.language,
+            section_id=draft.section_id,
+            breaking=draft.breaking,
+            image_url=draft.image_url,
+            photo_file_id=draft.photo_file_id,
         )
         return article, True
 
@@ -144,8 +149,7 @@ class Articles:
         """Index articles the search table lacks (stored before migration 0003, or by raw SQL)."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT id, title, body FROM articles "
-                "WHERE id NOT IN (SELECT rowid FROM articles_fts)"
+                "SELECT id, title, body FROM articles WHERE id NOT IN (SELECT rowid FROM articles_fts)"
             )
             for row in rows:
                 await _index(tx, row["id"], row["title"], row["body"])
@@ -167,6 +171,22 @@ class Articles:
         """How many articles the store holds."""
         return await self._db.fetchval("SELECT count(*) FROM articles")
 
+    async def save_photo(self, article_id: int, file_id: str) -> None:
+        """Telegram's file_id of the uploaded lead photo, so no later send (or restart) uploads it again."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = ?, photo_error = NULL WHERE id = ?",
+                (file_id, article_id),
+            )
+
+    async def photo_failed(self, article_id: int, error: str) -> None:
+        """Why the lead photo cannot be used; the article goes out as text from now on."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = NULL, photo_error = ? WHERE id = ?",
+                (error[:300], article_id),
+            )
+
 
 async def _index(tx: Transaction, article_id: int, title: str, body: str) -> None:
     await tx.execute(
@@ -183,6 +203,9 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         published_at=datetime.fromisoformat(row["published_at"]),
         source=row["source"],
+        image_url=row["image_url"],
+        photo_file_id=row["photo_file_id"],
+        photo_error=row["photo_error"],
         language=row["language"],
         section_id=row["section_id"],
         breaking=bool(row["breaking"]),

@@ -36,6 +36,8 @@ class ArticleDraft:
     guid: str | None = None
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
+    image_url: str | None = None  # the lead photo: feed item's media, else the page's og:image
+    photo_file_id: str | None = None  # a photo already on Telegram (an operator's /post photo)
     language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE
     section_id: int = 1  # 1 = General
     breaking: bool = False
@@ -51,6 +53,9 @@ class Article:
     url: str | None
     published_at: datetime
     source: str
+    image_url: str | None = None  # the lead photo's address, fetched once (bot/photos/)
+    photo_file_id: str | None = None  # Telegram's file_id after the first upload; later sends reuse it
+    photo_error: str | None = None  # why the photo is not used (then the article goes out as text)
     language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE (stored before it was known)
     section_id: int = 1  # 1 = General
     breaking: bool = False
@@ -345,6 +350,7 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+    weather_map: bool = False  # the morning forecast comes with the map of Turkey (/weathermap)
 
 
 @dataclass(frozen=True)

@@ -183,4 +183,5 @@ def _choices(row: sqlite3.Row) -> ReaderChoices:
         quiet_start=row["quiet_start"],
         quiet_end=row["quiet_end"],
         quiet_next_end=row["quiet_next_end"],
+        weather_map=bool(row["weather_map"]),
     )

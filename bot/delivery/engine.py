@@ -44,9 +44,10 @@ from typing import Any
 from bot.delivery.botapi import ApiError, BotApi, TransportError
 from bot.delivery.outcomes import GroupCommit
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.photos import ArticlePhotos, PhotoRefused, multipart, refuses_photo
 from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
-from bot.views import RenderedMessage, render_article, section_keyboard, with_buttons
+from bot.views import LeadPhoto, RenderedMessage, render_article, section_keyboard, with_buttons
 from storage import Store
 from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
@@ -93,6 +94,8 @@ class _Prepared:
 
     head: bytes
     tail: bytes
+    photo: LeadPhoto | None = None  # an article's lead photo: sendPhoto with its caption, else the text
+    photo_parameters: dict[str, Any] | None = None  # caption, parse mode, buttons for sendPhoto
 
     def body(self, chat_id: int, silent: bool = False) -> bytes:
         quiet = b',"disable_notification":true' if silent else b""
@@ -116,6 +119,7 @@ class DeliveryEngine:
         *,
         notify_operators: OperatorNotice | None = None,
         clock: Callable[[], float] = time.time,
+        photos: ArticlePhotos | None = None,
     ) -> None:
         """Nothing runs until start(); the article renderer is registered by default.
 
@@ -126,6 +130,7 @@ class DeliveryEngine:
         self.limiter = limiter
         self.store = store
         self.options = options or DeliveryOptions()
+        self.photos = photos  # lead photos: downloaded and uploaded once per article (bot/photos/)
         self.owner = f"engine-{uuid.uuid4().hex[:12]}"
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
@@ -395,15 +400,12 @@ class DeliveryEngine:
             return DeliveryOutcome(
                 bid, chat_id, "failed", f"nothing to send for {delivery.kind} {delivery.ref}"
             )
-        paid = self.options.paid
         flood_waits = 0
         while True:
             if not self._sending.is_set():
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
-            await self.limiter.acquire(chat_id, reader=False, paid=paid)
             try:
-                body = message.body(chat_id, delivery.silent)
-                await self.api.call("sendMessage", body, self.options.send_timeout)
+                await self._send(message, chat_id, delivery.silent)
                 return DeliveryOutcome(bid, chat_id, "sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
@@ -418,6 +420,56 @@ class DeliveryEngine:
                         bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
                     )
                 return verdict
+
+    async def _send(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+        """One send within the limiter: the lead photo when the message has a usable one, else the text."""
+        if message.photo is not None and self.photos is not None:
+            sent = await self._send_photo(message, chat_id, silent)
+            if sent is not None:
+                return sent
+        await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+        return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
+
+    async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+        """sendPhoto by file_id, or the article's one upload; None when the text must go instead."""
+        assert message.photo is not None and self.photos is not None
+        parameters: dict[str, Any] = {"chat_id": chat_id, **(message.photo_parameters or {})}
+        if silent:
+            parameters["disable_notification"] = True
+        timeout = self.options.send_timeout
+
+        async def acquire() -> None:
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+
+        async def by_file_id(file_id: str) -> Any:
+            body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
+            try:
+                return await self.api.call("sendPhoto", body, timeout)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+
+        async def upload(picture: Any) -> tuple[Any, str]:
+            fields = {
+                key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                for key, value in parameters.items()
+            }
+            body, content_type = multipart(
+                fields, "photo", picture.filename, picture.data, picture.content_type
+            )
+            try:
+                result = await self.api.call("sendPhoto", body, max(timeout, 60.0), content_type=content_type)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+            sizes = result.get("photo") if isinstance(result, dict) else None
+            if not sizes or not isinstance(sizes[-1], dict) or not sizes[-1].get("file_id"):
+                raise PhotoRefused("no photo sizes in the answer")
+            return result, str(sizes[-1]["file_id"])
+
+        return await self.photos.send(message.photo, by_file_id=by_file_id, upload=upload, acquire=acquire)
 
     async def _judge(self, delivery: DueDelivery, chat_id: int, error: ApiError) -> Any:
         """What an error answer means for this delivery: an outcome, None (handed on) or "again"."""
@@ -548,7 +600,20 @@ class DeliveryEngine:
         if self.options.paid:
             parameters["allow_paid_broadcast"] = True
         rest = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
-        return _Prepared(b'{"chat_id":', b"," + rest[1:])
+        prepared = _Prepared(b'{"chat_id":', b"," + rest[1:])
+        if message.photo is not None:
+            prepared.photo, prepared.photo_parameters = message.photo, self._photo_parameters(message)
+        return prepared
+
+    def _photo_parameters(self, message: RenderedMessage) -> dict[str, Any]:
+        """sendPhoto's parameters but the chat and the picture: the caption and the same buttons."""
+        assert message.photo is not None
+        parameters: dict[str, Any] = {"caption": message.photo.caption, "parse_mode": "HTML"}
+        if message.reply_markup is not None:
+            parameters["reply_markup"] = message.reply_markup.to_dict()
+        if self.options.paid:
+            parameters["allow_paid_broadcast"] = True
+        return parameters
 
     # ------------------------------------------------------------------ progress
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.arguments import ArticleOptions, PostText
 from bot.clock import utc_now
@@ -73,8 +73,10 @@ async def article_marks(store: Store, article: Article) -> str:
     return f" [{shown}]" if shown else ""
 
 
-async def publish_post(store: Store, post: PostText) -> tuple[PublishResult, Section | None]:
-    """Publish an operator's /post with its options; returns the result and the article's section."""
+async def publish_post(
+    store: Store, post: PostText, *, photo_file_id: str | None = None
+) -> tuple[PublishResult, Section | None]:
+    """Publish an operator's /post with its options and photo; returns it and the article's section."""
     section = await section_for(store, post.options.section)
     draft = make_draft(
         title=post.title,
@@ -85,7 +87,7 @@ async def publish_post(store: Store, post: PostText) -> tuple[PublishResult, Sec
         section_id=section.id if section else GENERAL,
         breaking=bool(post.options.breaking),
     )
-    result = await publish(store, draft, announce=True)
+    result = await publish(store, replace(draft, photo_file_id=photo_file_id), announce=True)
     if section is None or section.id != result.article.section_id:  # a repeat keeps its first section
         section = await store.sections.get(result.article.section_id)
     return result, section

@@ -18,6 +18,7 @@ from xml.parsers import expat
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
+from bot.sources.images import feed_image
 from bot.text import MAX_BODY_CHARS, MAX_TITLE_CHARS, clip
 
 __all__ = ["FeedEntry", "FeedParseError", "ParsedFeed", "html_to_text", "parse_feed"]
@@ -60,6 +61,7 @@ class FeedEntry:
     summary: str
     published: dt.datetime | None
     language: str | None = None  # the item's own xml:lang (Atom), as written
+    image_url: str | None = None  # media:content, media:thumbnail or an image enclosure
 
 
 @dataclass
@@ -271,8 +273,15 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     if not summary and raw.get("content"):
         summary = raw["content"][0].get("value", "")
     summary = clip(html_to_text(summary), MAX_BODY_CHARS)
-    published = _to_datetime(raw)
-    return FeedEntry(guid, link, title, summary, published, language=_language(raw))
+    return FeedEntry(
+        guid=guid,
+        link=link,
+        title=title,
+        summary=summary,
+        published=_to_datetime(raw),
+        image_url=feed_image(raw, base_url),
+        language=_language(raw),
+    )
 
 
 def _language(raw: Any) -> str | None:
