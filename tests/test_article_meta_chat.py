@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from storage.sections import GENERAL
+from tests.conftest import ADMIN_ID
 from tests.conversation import Reader
+from tests.fake_telegram import make_user, photo_update
 from tests.news_site import Item, NewsSite, article_page
+from tests.test_photos import make_png
 
 PARAGRAPHS = ["A statement long enough to be an article body, with a second clause for good measure here."]
 
@@ -148,3 +151,19 @@ async def test_a_list_of_feeds_with_the_longest_everything_fits_telegrams_limits
     answers = await admin.send("/feeds")
     assert len(answers) == 3 and not telegram.violations
     assert sum(answer.plain.count("⚡ breaking news") for answer in answers) == 20
+
+
+async def test_a_breaking_statement_with_a_photo_keeps_its_options(app, telegram):
+    admin = make_user(ADMIN_ID, first_name="Operator", language_code="en")
+    sizes = telegram.user_photo(make_png(), ADMIN_ID)
+    caption = '/post! section="Gündem/Agenda" Fotoğraflı açıklama\nValilik bugün bir açıklama yaptı.'
+    [answer] = await Reader(app, telegram, ADMIN_ID, language_code="en").deliver(
+        photo_update(admin, caption, sizes)
+    )
+    assert "Published as #1" in answer.plain and "Gündem/Agenda · ⚡ breaking news" in answer.plain
+    article = await app.bot_data.store.articles.get(1)
+    assert (article.title, article.breaking, article.photo_file_id) == (
+        "Fotoğraflı açıklama",
+        True,
+        sizes[-1]["file_id"],
+    )
