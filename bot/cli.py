@@ -8,14 +8,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from bot.arguments import ArticleOptions, parse_language_option
-from bot.logsafe import configure_logging
+from bot.logsafe import configure_logging, redact
 from bot.news.sections import SECTION_LABEL_MAX, SectionLabel, parse_section_label, shown
 from bot.settings import Settings, SettingsError
+from bot.sources.links import http_url_parts
 from storage.database import Database, StorageError, backup_database
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 TOKEN_HINT = (
     "newsbot: TELEGRAM_BOT_TOKEN is not set. Talk to @BotFather in Telegram (https://t.me/BotFather), "
@@ -34,8 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     quiet_command = args.command != "run" and settings.log_level == "INFO"
     configure_logging("WARNING" if quiet_command else settings.log_level, settings.token)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Extraction libraries log every page they cannot read at ERROR ("empty HTML tree"); the importer and
+    # the feed poller already give one line per page with the reason, so these say nothing more.
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "justext"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         return args.handler(settings, args)
     except StorageError as error:  # a broken, foreign or newer database file, a full disk: one line
@@ -43,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # anything else: one line, never a traceback that may carry the token
+        reason = f"{type(error).__name__}: {redact(' '.join(str(error).split()))}"
+        logging.getLogger(__name__).error("newsbot %s stopped: %s", args.command, reason)
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,9 +143,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     if args.webhook_url:
-        parts = urlsplit(args.webhook_url)
-        if parts.scheme != "https" or not parts.netloc:
-            print(f"newsbot: --webhook-url must be an https URL, got {args.webhook_url!r}", file=sys.stderr)
+        parts = http_url_parts(args.webhook_url)
+        if parts is None or parts.scheme.lower() != "https":
+            shown = redact(args.webhook_url)[:200]
+            print(f"newsbot: --webhook-url must be an https URL, got {shown!r}", file=sys.stderr)
             return EXIT_CONFIG
     asyncio.run(_check_database(settings.db_path))  # before Telegram: a bad file is one line, not a traceback
     application = build_application(settings)

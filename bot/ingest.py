@@ -9,7 +9,6 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -22,7 +21,7 @@ from bot.sources.addresses import FetchAllow
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
 from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
 from bot.sources.fetch import FetchError, FetchTimeouts, fetch, open_session
-from bot.sources.links import normalize_url
+from bot.sources.links import http_url_parts, normalize_url
 from storage import Store
 from storage.models import ArticleDraft, Feed, Section
 
@@ -78,11 +77,11 @@ def feed_key(url: str) -> str | None:
     if (
         not url.lower().startswith(("http://", "https://"))
         or len(url) > MAX_FEED_URL
-        or not urlsplit(url).hostname
+        or http_url_parts(url) is None  # "http://[abc", port 99999: not a URL, never a traceback
     ):
         return None
     key = normalize_url(url)
-    return key if key.lower().startswith(("http://", "https://")) else None
+    return key if key.lower().startswith(("http://", "https://")) and http_url_parts(key) else None
 
 
 def item_guid(feed_url_key: str, entry: FeedEntry) -> str | None:

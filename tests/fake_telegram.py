@@ -456,6 +456,7 @@ class FakeBotAPI:
         self.clock = clock
         self.in_flight = 0  # requests the server holds right now (latency, hangs, long polls)
         self.max_in_flight = 0  # the most it ever held at once: proves clients overlap their requests
+        self.long_polls = 0  # getUpdates calls held right now, waiting for updates
         # recordings
         self.sent: list[SentMessage] = []
         self.edited: list[SentMessage] = []
@@ -697,6 +698,23 @@ class FakeBotAPI:
                 self._sent_event = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sent_event.wait(), remaining)
+
+    async def wait_until_clients_quiet(self, timeout: float = 30.0) -> None:
+        """Wait until every connection has closed or waits in a long poll, and no other request is held.
+
+        After a client process is killed, that is the moment everything it had sent has been handled and
+        recorded: aiohttp finishes a request whose client went away, and only then drops its connection.
+        """
+        assert self._runner is not None and self._runner.server is not None, "start() first"
+        server = self._runner.server
+        quiet = 0
+        async with asyncio.timeout(timeout):
+            # Three looks in a row, each after a pass of the event loop: a connection the kernel has
+            # accepted is picked up (accept, then connection_made) within two passes.
+            while quiet < 3:
+                await asyncio.sleep(0.01)
+                busy = len(server.connections) > self.long_polls or self.in_flight > self.long_polls
+                quiet = 0 if busy else quiet + 1
 
     def _wait_summary(self, n: int, chat_id: ChatId | None, timeout: float, found: list[SentMessage]) -> str:
         """Explain a timeout with what did happen, so a failing test tells its own story."""
@@ -1380,21 +1398,25 @@ class FakeBotAPI:
         self._wake_pollers()  # an older long poll gets terminated with 409, like Telegram does
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            batch = self._ready_updates(offset, limit)
-            remaining = deadline - loop.time()
-            if batch or remaining <= 0 or (self._closing is not None and self._closing.is_set()):
-                break
-            if self._updates_event is None:
-                self._updates_event = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._updates_event.wait(), remaining)
-            if generation != self._poll_generation:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
-                )
+        self.long_polls += 1
+        try:
+            while True:
+                batch = self._ready_updates(offset, limit)
+                remaining = deadline - loop.time()
+                if batch or remaining <= 0 or (self._closing is not None and self._closing.is_set()):
+                    break
+                if self._updates_event is None:
+                    self._updates_event = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._updates_event.wait(), remaining)
+                if generation != self._poll_generation:
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
+        finally:
+            self.long_polls -= 1
         self.updates_served.extend(batch)
         return batch
 

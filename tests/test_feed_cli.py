@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.news_site import Item, NewsSite, article_page
 from tests.test_cli import clean_env, newsbot
 
@@ -51,3 +53,12 @@ async def test_feed_add_list_and_remove(tmp_path):
     with sqlite3.connect(tmp_path / "news.db") as db:
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
         assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("url", ["http://[abc", "https://news.example:99999/rss"])
+@pytest.mark.parametrize("action", ["add", "remove"])
+def test_a_malformed_feed_url_is_one_line(tmp_path, action, url):
+    result = newsbot("feed", action, url, env=clean_env(NEWSBOT_DB=str(tmp_path / "news.db")), cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {url}: "), result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
