@@ -12,7 +12,10 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from bot.arguments import ArticleOptions
 from bot.drafts import ArticleKeys, article_keys, make_draft
+from bot.news.languages import first_language
+from bot.news.options import configure_feed
 from bot.publishing import publish
 from bot.sources.addresses import FetchAllow
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
@@ -20,7 +23,7 @@ from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
 from bot.sources.fetch import FetchError, FetchTimeouts, fetch, open_session
 from bot.sources.links import http_url_parts, normalize_url
 from storage import Store
-from storage.models import ArticleDraft, Feed
+from storage.models import ArticleDraft, Feed, Section
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class FeedAdded:
     feed: Feed
     created: bool
     outcome: FeedOutcome | None
+    changed: bool = False  # a listed feed got new options
+    section: Section | None = None
 
 
 MAX_FEED_URL = 2048
@@ -158,11 +163,11 @@ class FeedPoller:
         log.info("feed poll: %d feeds, %d new articles, %d failed", len(feeds), fresh, failed)
         return list(outcomes)
 
-    async def add_feed(self, url: str, key: str) -> FeedAdded:
-        """List a feed and fetch it once right away (silently: its backlog is not announced)."""
-        feed, created = await self.store.feeds.add(url.strip(), key)
-        outcome = await self.poll(feed) if created else None
-        return FeedAdded(feed, created, outcome)
+    async def add_feed(self, url: str, key: str, options: ArticleOptions | None = None) -> FeedAdded:
+        """List a feed and fetch it once right away (silently); options given for a listed one change it."""
+        configured = await configure_feed(self.store, url.strip(), key, options or ArticleOptions())
+        outcome = await self.poll(configured.feed) if configured.created else None
+        return FeedAdded(configured.feed, configured.created, outcome, configured.changed, configured.section)
 
     async def _poll_bounded(self, feed: Feed) -> FeedOutcome:
         async with self._feeds:
@@ -218,7 +223,9 @@ class FeedPoller:
         fresh = [e for e in parsed.entries[: limits.max_items_per_poll] if not await self._known(key, e)]
         # Feeds list newest first; announce oldest first so readers get the news in order.
         oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
-        drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
+        drafts = [
+            asyncio.ensure_future(self._draft(feed, key, entry, parsed.language)) for entry in oldest_first
+        ]
         created = 0
         try:  # pages load concurrently; publishing in order keeps what is done if the deadline strikes
             for draft in drafts:
@@ -238,8 +245,12 @@ class FeedPoller:
             guid=keys.guid, url_key=keys.url_key, content_hash=keys.content_hash
         )
 
-    async def _draft(self, feed: Feed, key: str, entry: FeedEntry) -> ArticleDraft:
-        """The item with its page's full text, or with the feed's own summary when the page fails."""
+    async def _draft(self, feed: Feed, key: str, entry: FeedEntry, feed_language: str | None) -> ArticleDraft:
+        """The item with its page's full text, or with the feed's own summary when the page fails.
+
+        Language: the operator's for this feed, else the item's or feed's own, else the page's, else
+        None (NEWSBOT_DEFAULT_LANGUAGE); section and breaking mark are the feed's.
+        """
         page = await self._page(entry.link) if entry.link else None
         title = (page.title if page else "") or item_title(entry)
         draft = make_draft(
@@ -249,6 +260,9 @@ class FeedPoller:
             source="feed",
             url=entry.link,
             guid=item_guid(key, entry),
+            language=first_language(feed.language, entry.language, feed_language, page and page.language),
+            section_id=feed.section_id,
+            breaking=feed.breaking,
         )
         image_url = entry.image_url or (page.image_url if page else None)
         return replace(draft, feed_id=feed.id, image_url=image_url)
