@@ -12,9 +12,12 @@ from datetime import UTC, datetime
 
 import aiohttp
 
+from bot.arguments import ArticleOptions
 from bot.clock import utc_now
 from bot.corrections import correct, item_key
 from bot.drafts import ArticleKeys, article_keys, make_draft
+from bot.news.languages import first_language
+from bot.news.options import configure_feed
 from bot.publishing import publish
 from bot.sources.addresses import FetchAllow
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
@@ -22,7 +25,7 @@ from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
 from bot.sources.fetch import FetchError, FetchTimeouts, fetch, open_session
 from bot.sources.links import http_url_parts, normalize_url
 from storage import Store
-from storage.models import ArticleDraft, Feed
+from storage.models import ArticleDraft, Feed, Section
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class FeedAdded:
     feed: Feed
     created: bool
     outcome: FeedOutcome | None
+    changed: bool = False  # a listed feed got new options
+    section: Section | None = None
 
 
 MAX_FEED_URL = 2048
@@ -160,11 +165,11 @@ class FeedPoller:
         log.info("feed poll: %d feeds, %d new articles, %d failed", len(feeds), fresh, failed)
         return list(outcomes)
 
-    async def add_feed(self, url: str, key: str) -> FeedAdded:
-        """List a feed and fetch it once right away (silently: its backlog is not announced)."""
-        feed, created = await self.store.feeds.add(url.strip(), key)
-        outcome = await self.poll(feed) if created else None
-        return FeedAdded(feed, created, outcome)
+    async def add_feed(self, url: str, key: str, options: ArticleOptions | None = None) -> FeedAdded:
+        """List a feed and fetch it once right away (silently); options given for a listed one change it."""
+        configured = await configure_feed(self.store, url.strip(), key, options or ArticleOptions())
+        outcome = await self.poll(configured.feed) if configured.created else None
+        return FeedAdded(configured.feed, configured.created, outcome, configured.changed, configured.section)
 
     async def _poll_bounded(self, feed: Feed) -> FeedOutcome:
         async with self._feeds:
@@ -226,7 +231,9 @@ class FeedPoller:
                 changed.append((article_id, entry))
         # Feeds list newest first; announce oldest first so readers get the news in order.
         oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
-        drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
+        drafts = [
+            asyncio.ensure_future(self._draft(feed, key, entry, parsed.language)) for entry in oldest_first
+        ]
         created = 0
         try:  # pages load concurrently; publishing in order keeps what is done if the deadline strikes
             for draft in drafts:
@@ -235,7 +242,7 @@ class FeedPoller:
             for draft in drafts:
                 draft.cancel()
         for article_id, entry in changed:
-            await self._correct(feed, key, article_id, entry)
+            await self._correct(feed, key, article_id, entry, parsed.language)
         await self.store.feeds.record_success(
             feed.id, now=started, title=parsed.title, etag=result.etag, last_modified=result.last_modified
         )
@@ -266,17 +273,23 @@ class FeedPoller:
             return None
         return article_id
 
-    async def _correct(self, feed: Feed, key: str, article_id: int, entry: FeedEntry) -> None:
+    async def _correct(
+        self, feed: Feed, key: str, article_id: int, entry: FeedEntry, feed_language: str | None
+    ) -> None:
         """The item changed: take its new headline and text; readers' copies are edited if they differ."""
-        draft = await self._draft(feed, key, entry)
+        draft = await self._draft(feed, key, entry, feed_language)
         result = await correct(self.store, article_id, draft.title, draft.body, utc_now())
         async with self.store.db.transaction() as tx:
             await self.store.articles.set_item_key(tx, article_id, draft.item_key or "")
         if result.changed:
             log.info("feed %s corrected article %d; %d copies to edit", feed.url, article_id, result.edits)
 
-    async def _draft(self, feed: Feed, key: str, entry: FeedEntry) -> ArticleDraft:
-        """The item with its page's full text, or with the feed's own summary when the page fails."""
+    async def _draft(self, feed: Feed, key: str, entry: FeedEntry, feed_language: str | None) -> ArticleDraft:
+        """The item with its page's full text, or with the feed's own summary when the page fails.
+
+        Language: the operator's for this feed, else the item's or feed's own, else the page's, else
+        None (NEWSBOT_DEFAULT_LANGUAGE); section and breaking mark are the feed's.
+        """
         page = await self._page(entry.link) if entry.link else None
         title = (page.title if page else "") or item_title(entry)
         draft = make_draft(
@@ -286,6 +299,9 @@ class FeedPoller:
             source="feed",
             url=entry.link,
             guid=item_guid(key, entry),
+            language=first_language(feed.language, entry.language, feed_language, page and page.language),
+            section_id=feed.section_id,
+            breaking=feed.breaking,
         )
         image_url = entry.image_url or (page.image_url if page else None)
         fingerprint = item_key(item_title(entry), entry.summary, entry.link)

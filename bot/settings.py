@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.logsafe import redact
+from bot.news.languages import ISO_639_1
 from bot.sources.addresses import FetchAllow
 from bot.sources.links import http_url_parts
 
@@ -41,6 +42,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
+    default_language: str = "tr"  # articles whose language no operator, feed or page gave
     fetch_allow: FetchAllow = field(default_factory=FetchAllow)  # private hosts content fetches may reach
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
@@ -85,6 +87,7 @@ class Settings:
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
             retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
+            default_language=_language(get("NEWSBOT_DEFAULT_LANGUAGE")),
             fetch_allow=_fetch_allow(get("NEWSBOT_FETCH_ALLOW")),
             user_rate=_user_rate(get("NEWSBOT_USER_RATE")),
         )
@@ -222,6 +225,16 @@ def _secret(value: str | None) -> str | None:
     return value
 
 
+def _language(value: str | None) -> str:
+    """A two-letter ISO 639-1 code: routing compares it with readers' choices, so "tr-TR" is a typo."""
+    if value is None:
+        return "tr"
+    if value.lower() not in ISO_639_1:
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(
+            f"NEWSBOT_DEFAULT_LANGUAGE: expected a two-letter ISO 639-1 code such as tr or en, got {shown!r}"
+        )
+    return value.lower()
 def _fetch_allow(value: str | None) -> FetchAllow:
     """Hosts, addresses and CIDR ranges content fetches may reach although they are not public."""
     try:

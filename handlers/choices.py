@@ -9,7 +9,7 @@ from bot.context import NewsbotContext
 from bot.readers.panel import mute_data, parse_mute_data, replace_button, screen
 from bot.readers.parsing import parse_languages, shown
 from bot.readers.service import ReaderService
-from handlers.access import chat_admins_only
+from handlers.access import chat_admins_only, setting_command
 from handlers.editing import edit_buttons
 
 
@@ -27,15 +27,11 @@ async def send_screen(update: Update, context: NewsbotContext, name: str) -> Non
     await context.send(update, screen(context.renderer, context.lang, name, panel))
 
 
-async def languages(update: Update, context: NewsbotContext) -> None:
+async def show_languages(update: Update, context: NewsbotContext) -> None:
     """`/languages` alone shows buttons (to anyone); `/languages en|tr|both` sets the article languages."""
-    if context.args:
-        await change_languages(update, context)
-        return
     await send_screen(update, context, "l")
 
 
-@chat_admins_only
 async def change_languages(update: Update, context: NewsbotContext) -> None:
     """`/languages en|tr|both`: the languages of the articles the chat gets."""
     text = " ".join(context.args or [])
@@ -79,6 +75,6 @@ async def mute_button(update: Update, context: NewsbotContext) -> None:
 
 def register(application: Application) -> None:
     """Wire /languages, /topics and the mute buttons."""
-    application.add_handler(CommandHandler("languages", languages))
+    application.add_handler(CommandHandler("languages", setting_command(show_languages, change_languages)))
     application.add_handler(CommandHandler("topics", topics))
     application.add_handler(CallbackQueryHandler(mute_button, pattern=r"^(?:un)?mute:"))

@@ -66,9 +66,9 @@ class Articles:
         if existing is not None:
             return existing, False
         article_id = await tx.insert(
-            "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, "
-            "image_url, photo_file_id, item_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (title, body, url, url_key, guid, content_hash, published_at, source, "
+            " feed_id, image_url, photo_file_id, language, section_id, breaking, item_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -81,6 +81,9 @@ class Articles:
                 draft.feed_id,
                 draft.image_url,
                 draft.photo_file_id,
+                draft.language,
+                draft.section_id,
+                int(draft.breaking),
                 draft.item_key,
             ),
         )
@@ -93,6 +96,9 @@ class Articles:
             draft.url,
             draft.published_at.astimezone(UTC),
             draft.source,
+            language=draft.language,
+            section_id=draft.section_id,
+            breaking=draft.breaking,
             image_url=draft.image_url,
             photo_file_id=draft.photo_file_id,
         )
@@ -257,6 +263,9 @@ def _article(row: sqlite3.Row) -> Article:
         image_url=row["image_url"],
         photo_file_id=row["photo_file_id"],
         photo_error=row["photo_error"],
+        language=row["language"],
+        section_id=row["section_id"],
+        breaking=bool(row["breaking"]),
     )
 
 

@@ -39,6 +39,9 @@ class ArticleDraft:
     item_key: str | None = None  # a feed item's normalised headline and text, hashed: changes are corrections
     image_url: str | None = None  # the lead photo: feed item's media, else the page's og:image
     photo_file_id: str | None = None  # a photo already on Telegram (an operator's /post photo)
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Article:
     image_url: str | None = None  # the lead photo's address, fetched once (bot/photos/)
     photo_file_id: str | None = None  # Telegram's file_id after the first upload; later sends reuse it
     photo_error: str | None = None  # why the photo is not used (then the article goes out as text)
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE (stored before it was known)
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
 
     @property
     def withdrawn(self) -> bool:
@@ -149,6 +155,9 @@ class Feed:
     next_fetch_at: float
     last_fetch_at: float | None
     last_error: str | None
+    language: str | None = None  # the operator's; None = detect (feed, page, then the default)
+    section_id: int = 1
+    breaking: bool = False  # every item is breaking news
 
 
 @dataclass(frozen=True)
@@ -157,6 +166,7 @@ class FeedStatus:
 
     feed: Feed
     article_count: int
+    section: Section | None = None
 
 
 @dataclass(frozen=True)

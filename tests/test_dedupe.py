@@ -352,8 +352,7 @@ async def test_migration_0009_keys_stored_articles_by_the_new_rule(tmp_path, sit
     assert key is not None
     synthetic = hashlib.sha256(f"{fold_text(WATER)}\n{fold_text(WATER_TEXT)}".encode()).hexdigest()
     old = await Store.open(path)  # rows exactly as the old code stored them
-    feed, _ = await old.feeds.add(feed_url, key)
-    await old.db.execute("UPDATE feeds SET primed = 1 WHERE id = ?", (feed.id,))
+    await old.db.execute("INSERT INTO feeds (url, url_key, primed) VALUES (?, ?, 1)", (feed_url, key))
     link = "https://site.example/h/9"
     rows = [  # (title, body, url, url_key, guid, content_hash, source)
         # a /post, and the same /post again on another day (a second article under the old rule)

@@ -45,7 +45,7 @@ async def broadcast_once(
             engine = engine_of(app)
             await engine.stop()
             engine.options = replace(
-                engine.options, retry_base=0.05, idle_poll=0.2, concurrency=32, rate=rate
+                engine.options, retry_base=0.05, idle_poll=0.2, concurrency=32
             )
             await engine.start()
             store = app.bot_data.store

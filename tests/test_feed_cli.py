@@ -35,8 +35,9 @@ async def test_feed_add_list_and_remove(tmp_path):
         assert broken.stderr.count("\n") == 1, "one line, no log noise or traceback"
 
         listing = (await run("list")).stdout.splitlines()
-        assert listing[0] == "URL\tTITLE\tLAST FETCH\tARTICLES\tLAST ERROR"
-        assert listing[1].startswith(f"{url}\tGündem\t") and listing[1].endswith("\t1\t-")
+        assert listing[0] == "URL\tTITLE\tLANGUAGE\tSECTION\tBREAKING\tLAST FETCH\tARTICLES\tLAST ERROR"
+        assert listing[1].startswith(f"{url}\tGündem\tauto\tGenel/General\tno\t")
+        assert listing[1].endswith("\t1\t-")
         assert listing[2].endswith("\t0\tHTTP 404")
 
         removed = await run("remove", url)

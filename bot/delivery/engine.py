@@ -74,7 +74,6 @@ class DeliveryOptions:
 
     paid: bool = False  # allow_paid_broadcast=True: up to 1000 msg/s, 0.1 Stars each
     concurrency: int = 128  # sends in flight; 30 msg/s over 200 ms links needs 6, 1000 msg/s needs 100+
-    rate: float = 30.0  # sends per second the limiter allows; senders start a little faster, never in a herd
     batch_size: int = 500  # deliveries read per page
     claim_size: int = 64  # deliveries claimed per transaction
     idle_poll: float = 1.0  # seconds between outbox polls when idle (other processes enqueue too)
@@ -297,6 +296,7 @@ class DeliveryEngine:
         dispatched = False
         loop = asyncio.get_running_loop()
         next_start = loop.time()
+        interval = 1.0 / (1.1 * self.limiter.sends_per_second(paid=self.options.paid))
         while True:
             await self._sending.wait()
             page = await self.store.outbox.due(
@@ -342,7 +342,6 @@ class DeliveryEngine:
                     # Start senders at the pace the limiter lets them through (plus 10%): a herd of a hundred
                     # tasks waking together would delay the granted send by tens of milliseconds, and a send
                     # that reaches Telegram that much later than it was counted can break its window.
-                    interval = 1.0 / (1.1 * self.options.rate)
                     now = loop.time()
                     if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
                         await asyncio.sleep(next_start - now)
