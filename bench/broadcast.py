@@ -147,7 +147,9 @@ async def bench_enqueue(db: Path) -> None:
     )
 
 
-async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool, rate: int) -> None:
+async def bench_broadcast(
+    db: Path, subscribers: int, latency: float, paid: bool, rate: int, margin: float | None = None
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port_file = Path(tmp) / "port"
         server = subprocess.Popen(
@@ -167,6 +169,7 @@ async def bench_broadcast(db: Path, subscribers: int, latency: float, paid: bool
                 broadcast_rate=rate,
                 paid_broadcast=paid,
                 weather_api_url=OFFLINE_WEATHER_URL,
+                **({} if margin is None else {"send_margin": margin}),
             )
             application = build_application(settings)
             await application.initialize()
@@ -215,6 +218,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int)
     parser.add_argument("--latency", type=float)
     parser.add_argument("--rate", type=int, default=30, help="NEWSBOT_BROADCAST_RATE (default 30)")
+    parser.add_argument("--send-margin", type=float, help="NEWSBOT_SEND_MARGIN in seconds (default 0.03)")
     parser.add_argument("--verbose", action="store_true", help="show the engine's progress lines")
     args = parser.parse_args()
     if args.mode == "serve":
@@ -236,7 +240,7 @@ def main() -> None:
         if args.mode == "enqueue":
             asyncio.run(bench_enqueue(db))
         else:
-            asyncio.run(bench_broadcast(db, subscribers, latency, config["paid"], args.rate))
+            asyncio.run(bench_broadcast(db, subscribers, latency, config["paid"], args.rate, args.send_margin))
 
 
 if __name__ == "__main__":
