@@ -240,7 +240,8 @@ def main() -> None:
         if args.mode == "enqueue":
             asyncio.run(bench_enqueue(db))
         else:
-            asyncio.run(bench_broadcast(db, subscribers, latency, config["paid"], args.rate, args.send_margin))
+            paid = config["paid"]
+            asyncio.run(bench_broadcast(db, subscribers, latency, paid, args.rate, args.send_margin))
 
 
 if __name__ == "__main__":
