@@ -63,8 +63,7 @@ def render_article(
 def pushed_article(
     renderer: Renderer, lang: str, article: Article, route: ArticleRoute | None, *, matched: str | None = None
 ) -> RenderedMessage:
-    """An article as the delivery engine pushes it (and an operator's preview shows it): Read and Share,
-    and "🔕 <section>" (callback "mute:<section id>") under it."""
+    """A pushed article as readers get it (and operators preview it): Read, Share and "🔕 <section>"."""
     message = render_article(renderer, lang, article, matched=matched)
     if route is None:
         return message

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+import contextlib
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.context import NewsbotContext
@@ -34,19 +37,21 @@ async def draft_pressed(update: Update, context: NewsbotContext) -> None:
     if not context.is_operator(update) or chat is None:
         await query.answer()
         return
-    _, action, token = ((query.data or "") + "::").split(":", 2)
-    token = token.rstrip(":")
+    action, _, token = (query.data or "").partition(":")[2].partition(":")
     now = context.services.clock()
     if action == PUBLISH:
         pressed = await publish_draft(context.store, token, chat.id, now)
-    else:
+    elif action == CANCEL:
         pressed = await cancel_draft(context.store, token, chat.id, now)
+    else:  # not a button this bot made
+        await query.answer(context.label("draft_expired"), show_alert=True)
+        return
     if pressed.refused is not None:
         await query.answer(context.label(f"draft_{pressed.refused}"), show_alert=True)
-        await edit_buttons(query, None)  # a preview that can no longer publish offers nothing to press
+        await _drop_buttons(query)  # a preview that can no longer publish offers nothing to press
         return
     await query.answer()
-    await edit_buttons(query, None)
+    await _drop_buttons(query)
     if action != PUBLISH:
         await context.reply(update, "post_cancelled", kind=pressed.kind)
         return
@@ -64,6 +69,12 @@ async def draft_pressed(update: Update, context: NewsbotContext) -> None:
         )
     elif pressed.correction is not None:
         await context.reply(update, "edit_done", article_id=pressed.article_id, result=pressed.correction)
+
+
+async def _drop_buttons(query: CallbackQuery) -> None:
+    """Remove the preview's buttons; a preview the operator deleted meanwhile still gets its confirmation."""
+    with contextlib.suppress(BadRequest):
+        await edit_buttons(query, None)
 
 
 def register(application: Application) -> None:
