@@ -94,7 +94,9 @@ async def preview_post(
         section_id=section.id,
         breaking=draft.breaking,
     )
-    route = ArticleRoute(0, draft.language or "", section.id, section.label_tr, section.label_en, False)
+    route = ArticleRoute(
+        0, draft.language or "", section.id, section.label_tr, section.label_en, draft.breaking
+    )
     stored = await _store(store, POST, chat_id, text, now, photo_file_id=photo_file_id)
     return Preview(stored, pushed_article(renderer, lang, article, route))
 
