@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.drafts import headline
+from bot.publishing import Claim
 from bot.sources.links import normalize_url
 from bot.text import normalize_text
 from storage import Store
@@ -50,9 +51,16 @@ class Correction:
     edits: int = 0
 
 
-async def correct(store: Store, article_id: int, title: str, body: str, now: datetime) -> Correction:
-    """Store a new version when readers would see a difference, and queue the edit of every copy sent."""
+async def correct(
+    store: Store, article_id: int, title: str, body: str, now: datetime, *, claim: Claim | None = None
+) -> Correction:
+    """Store a new version when readers would see a difference, and queue the edit of every copy sent.
+
+    `claim` (a previewed /edit's draft) runs first in the same transaction, so the draft is applied once.
+    """
     async with store.db.transaction() as tx:
+        if claim is not None:
+            await claim(tx)
         row = await store.articles.get_in(tx, article_id)
         if row is None or row.withdrawn:
             return Correction(row, False)

@@ -6,6 +6,7 @@ One pass a minute after start, then one every 24 hours:
   transaction lasts milliseconds, and after each one the pass rests as long as it took, so replies,
   outcomes and other processes get the database in between;
 * broadcasts older than the retention with no deliveries left go too;
+* operators' /post and /edit drafts past their expiry (pressed or not) are deleted (bot/news/previews.py);
 * the freed pages go back to the file system (incremental vacuum), again in small transactions.
 Anything not finished (pending, or being sent) is never touched. A pass interrupted by shutdown or an error
 leaves a consistent database, and the next pass carries on where it stopped.
@@ -61,12 +62,14 @@ class RetentionReport:
     write_seconds: float  # inside write transactions; the rest of `seconds` is rests between them
     longest_write: float
     complete: bool  # False when the pass stopped early (shutdown); the next one goes on
+    drafts: int = 0  # expired /post and /edit drafts deleted
 
     def summary(self) -> str:
         """The one log line per pass."""
         return (
             f"retention: rolled up {self.rolled_up} deliveries into daily counts, deleted {self.deleted} "
-            f"deliveries and {self.broadcasts} broadcasts, freed {self.pages_freed} pages "
+            f"deliveries, {self.broadcasts} broadcasts and {self.drafts} expired drafts, "
+            f"freed {self.pages_freed} pages "
             f"({self.pages_freed * self.page_size / 1e6:.1f} MB) in {self.seconds:.1f} s "
             f"({self.transactions} write transactions, {self.write_seconds:.1f} s writing, "
             f"longest {self.longest_write * 1000:.0f} ms)" + ("" if self.complete else ", stopped early")
@@ -84,7 +87,7 @@ async def prune(
     """One retention pass at unix time `now`; idempotent, and safe to interrupt between transactions."""
     cutoff = now - options.days * DAY
     started = time.perf_counter()
-    rolled_up = deleted = broadcasts = freed = transactions = 0
+    rolled_up = deleted = broadcasts = drafts = freed = transactions = 0
     longest = writing = 0.0
     complete = False
 
@@ -111,6 +114,8 @@ async def prune(
         broadcasts += removed
         if removed < options.broadcast_rows:
             break
+    if keep_going():
+        drafts = await step(lambda: store.post_drafts.prune(now))
     while keep_going():
         pages = await step(lambda: retention.incremental_vacuum(options.vacuum_pages))
         freed += pages
@@ -130,6 +135,7 @@ async def prune(
         write_seconds=writing,
         longest_write=longest,
         complete=complete,
+        drafts=drafts,
     )
 
 

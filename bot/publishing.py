@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.readers.matching import matching_phrases
 from storage import Store
 from storage.database import Transaction
 from storage.models import Article, ArticleDraft
+
+# Runs first inside the publishing transaction (an operator's draft being claimed); raising rolls it all back.
+Claim = Callable[[Transaction], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -18,9 +22,13 @@ class PublishResult:
     created: bool
 
 
-async def publish(store: Store, draft: ArticleDraft, *, announce: bool = True) -> PublishResult:
+async def publish(
+    store: Store, draft: ArticleDraft, *, announce: bool = True, claim: Claim | None = None
+) -> PublishResult:
     """Store the draft once; a new article is queued for its readers in the same transaction."""
     async with store.db.transaction() as tx:
+        if claim is not None:
+            await claim(tx)
         article, created = await store.articles.add(tx, draft)
         if created and announce:
             await queue_for_readers(store, tx, article)

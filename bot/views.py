@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.clock import in_istanbul
 from bot.render import Renderer
 from bot.text import CAPTION_LIMIT, MESSAGE_LIMIT, cut_text, visible_len
-from storage.models import Article
+from storage.models import Article, ArticleRoute
 
 TITLE_LIMIT = 300
 LIST_TITLE_LIMIT = 160
@@ -60,6 +60,17 @@ def render_article(
     return RenderedMessage(text, article_keyboard(renderer, lang, article), photo)
 
 
+def pushed_article(
+    renderer: Renderer, lang: str, article: Article, route: ArticleRoute | None, *, matched: str | None = None
+) -> RenderedMessage:
+    """A pushed article as readers get it (and operators preview it): Read, Share and "🔕 <section>"."""
+    message = render_article(renderer, lang, article, matched=matched)
+    if route is None:
+        return message
+    label = route.section_tr if lang == "tr" else route.section_en
+    return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
+
+
 def article_text(
     renderer: Renderer,
     lang: str,
@@ -105,7 +116,8 @@ def article_keyboard(renderer: Renderer, lang: str, article: Article) -> InlineK
     buttons = []
     if article.url and article.url.startswith(("http://", "https://")):
         buttons.append(InlineKeyboardButton(renderer.label(lang, "read_on_site"), url=article.url))
-    buttons.append(InlineKeyboardButton(renderer.label(lang, "share"), switch_inline_query=f"#{article.id}"))
+    query = f"#{article.id}" if article.id else ""  # a preview's article has no number yet
+    buttons.append(InlineKeyboardButton(renderer.label(lang, "share"), switch_inline_query=query))
     return InlineKeyboardMarkup([buttons])
 
 

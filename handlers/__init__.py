@@ -18,6 +18,7 @@ from handlers import (
     membership,
     post,
     prelude,
+    previews,
     search,
     settings,
     sharing,
@@ -35,7 +36,7 @@ def register(application: Application) -> None:
     prelude.register(application)
     features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
     choosing = (settings, choices, follows, hours)
-    for feature in (*features, *choosing, feeds, post, corrections, stats):
+    for feature in (*features, *choosing, feeds, post, corrections, previews, stats):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

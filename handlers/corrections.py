@@ -10,8 +10,10 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, parse_id
 from bot.clock import in_istanbul
 from bot.context import NewsbotContext
-from bot.corrections import cancel, correct, parse_edit, parse_retract, withdraw
+from bot.corrections import Correction, cancel, parse_edit, parse_retract, withdraw
+from bot.news.previews import preview_edit
 from handlers.access import operators_only
+from handlers.previews import show_preview
 
 RETRACT_CALLBACK = "retract"  # "retract:<article>:<token>" confirms, "retract:keep:<token>" keeps it
 PENDING_KEY = "retractions"  # user_data: token -> (article id, reason) awaiting confirmation
@@ -19,18 +21,26 @@ PENDING_KEY = "retractions"  # user_data: token -> (article id, reason) awaiting
 
 @operators_only
 async def edit(update: Update, context: NewsbotContext) -> None:
-    """`/edit N` + headline and text: a new version, and every delivered copy edited to it."""
+    """`/edit N` + headline and text: the corrected copy previewed with Publish, which edits every copy."""
     message = update.effective_message
-    parsed = parse_edit(message.text or "", title_max=POST_TITLE_MAX, body_max=POST_BODY_MAX)
+    text = message.text or ""
+    parsed = parse_edit(text, title_max=POST_TITLE_MAX, body_max=POST_BODY_MAX)
     if parsed is None:
         await context.reply(update, "edit_usage")
         return
-    result = await correct(
-        context.store, parsed.article_id, parsed.title, parsed.body, context.services.clock()
+    preview = await preview_edit(
+        context.store,
+        context.renderer,
+        context.lang,
+        parsed,
+        text=text,
+        chat_id=message.chat_id,
+        now=context.services.clock(),
     )
-    if result.changed and context.services.delivery is not None:
-        context.services.delivery.wake()
-    await context.reply(update, "edit_done", article_id=parsed.article_id, result=result)
+    if isinstance(preview, Correction):  # no such article, withdrawn, or readers would see no difference
+        await context.reply(update, "edit_done", article_id=parsed.article_id, result=preview)
+        return
+    await show_preview(update, context, preview)
 
 
 @operators_only

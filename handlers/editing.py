@@ -17,8 +17,8 @@ async def edit_in_place(query: CallbackQuery, message: RenderedMessage) -> None:
         await query.edit_message_text(message.text, reply_markup=message.reply_markup)
 
 
-async def edit_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
-    """Replace only the pressed message's buttons; the same buttons again (a double tap) are no error."""
+async def edit_buttons(query: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace (None: remove) the pressed message's buttons; the same again (a double tap) is no error."""
     with _unchanged_is_fine():
         await query.edit_message_reply_markup(markup)
 

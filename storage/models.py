@@ -72,6 +72,22 @@ class Article:
 
 
 @dataclass(frozen=True)
+class PostDraft:
+    """An operator's /post or /edit shown as a preview and waiting for Publish or Cancel (migration 0020)."""
+
+    id: int
+    token: str  # in the preview's button data; random, so an old button never names a newer draft
+    kind: str  # "post" | "edit"
+    chat_id: int  # the operator's private chat: only a press there can publish it
+    article_id: int | None  # the article an edit corrects
+    text: str  # the message as the operator sent it; parsed again on Publish
+    photo_file_id: str | None  # a /post photo's file_id (already on Telegram)
+    state: str  # "pending" until pressed, then "published" or "cancelled"
+    created_at: float  # unix seconds
+    expires_at: float
+
+
+@dataclass(frozen=True)
 class SearchPage:
     """One page of search results and how many matched (`more`: even more than `total`)."""
 

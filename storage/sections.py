@@ -47,6 +47,11 @@ class Sections:
             )
             return Section(found.id, found.key, label_tr, label_en), True
 
+    async def find(self, label_tr: str, label_en: str) -> Section | None:
+        """The section either label names (folded), as `ensure` would pick it, without creating one."""
+        sections = [_section(row) for row in await self._db.fetchall("SELECT * FROM sections ORDER BY id")]
+        return _match(sections, fold_text(label_tr), fold_text(label_en))
+
     async def get(self, section_id: int) -> Section | None:
         """One section by id."""
         row = await self._db.fetchone("SELECT * FROM sections WHERE id = ?", (section_id,))

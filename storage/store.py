@@ -10,6 +10,7 @@ from storage.database import Database, Transaction
 from storage.feeds import Feeds
 from storage.maps import MapStore
 from storage.outbox import Outbox
+from storage.post_drafts import PostDrafts
 from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
@@ -36,6 +37,7 @@ class Store:
         self.referrals = Referrals(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
+        self.post_drafts = PostDrafts(db)
 
     @classmethod
     async def open(cls, path: Path | str, *, default_language: str = "tr") -> Store:

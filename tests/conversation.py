@@ -18,6 +18,10 @@ from tests.fake_telegram import (
     message_update,
 )
 
+PUBLISH = "📣 Publish"  # the Publish button under an operator's preview (an English-speaking operator)
+PUBLISH_EDIT = "✏️ Publish the correction"
+CANCEL = "✖ Cancel"
+
 
 class Reader:
     """A Telegram user in a private chat (or a member of a group chat) talking to the bot."""
@@ -59,6 +63,18 @@ class Reader:
         sent = [m for m in self.api.sent[before_sent:] if m.chat_id == self.chat_id]
         edited = [m for m in self.api.edited[before_edited:] if m.chat_id == self.chat_id]
         return sent + edited
+
+    async def publishes(self, text: str | dict[str, Any], button: str = PUBLISH) -> SentMessage:
+        """An operator's /post or /edit (text, or a photo update): its preview, then Publish pressed.
+
+        Returns the confirmation (the message sent after the press).
+        """
+        answers = await (self.send(text) if isinstance(text, str) else self.deliver(text))
+        assert len(answers) == 1, f"expected one preview, got {[a.plain for a in answers]}"
+        after = await self.presses(button, on=answers[0])
+        confirmations = [m for m in after if m.method == "sendMessage"]
+        assert len(confirmations) == 1, f"expected one confirmation, got {[m.plain for m in after]}"
+        return confirmations[0]
 
     async def presses(self, button_text: str, on: SentMessage | None = None) -> list[SentMessage]:
         """Press an inline button of the bot's last message that has it; Telegram must see an answer."""

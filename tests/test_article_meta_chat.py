@@ -35,22 +35,22 @@ async def test_post_takes_a_language_a_section_and_a_breaking_mark(
     store = app.bot_data.store
     await reader.says("/subscribe")
     await english_reader.says("/subscribe")
-    plain = (await admin.says("/post Valilikten açıklama\nOkullar yarın tatil.")).plain
+    plain = (await admin.publishes("/post Valilikten açıklama\nOkullar yarın tatil.")).plain
     assert "Published as #1: Valilikten açıklama" in plain and "Language tr · section Genel/General" in plain
     assert "breaking" not in plain
 
-    plain = (await admin.says("/post! Deprem\nSakin olun.")).plain
+    plain = (await admin.publishes("/post! Deprem\nSakin olun.")).plain
     assert "Published as #2: Deprem" in plain and "⚡ breaking news" in plain
 
-    plain = (
-        await admin.says('/post --breaking lang=en section="Spor/Sports" Derby tonight\nKick-off at 20:00.')
-    ).plain
+    derby = '/post --breaking lang=en section="Spor/Sports" Derby tonight\nKick-off at 20:00.'
+    plain = (await admin.publishes(derby)).plain
     assert (
         "Published as #3: Derby tonight" in plain
         and "Language en · section Spor/Sports · ⚡ breaking" in plain
     )
 
-    plain = (await admin.says("/post lang=en-GB section=sports\nWeekly round-up\nAll the results.")).plain
+    weekly = "/post lang=en-GB section=sports\nWeekly round-up\nAll the results."
+    plain = (await admin.publishes(weekly)).plain
     assert "Published as #4: Weekly round-up" in plain and "section Spor/Sports" in plain
 
     articles = [await store.articles.get(n) for n in (1, 2, 3, 4)]
@@ -157,7 +157,7 @@ async def test_a_breaking_statement_with_a_photo_keeps_its_options(app, telegram
     admin = make_user(ADMIN_ID, first_name="Operator", language_code="en")
     sizes = telegram.user_photo(make_png(), ADMIN_ID)
     caption = '/post! section="Gündem/Agenda" Fotoğraflı açıklama\nValilik bugün bir açıklama yaptı.'
-    [answer] = await Reader(app, telegram, ADMIN_ID, language_code="en").deliver(
+    answer = await Reader(app, telegram, ADMIN_ID, language_code="en").publishes(
         photo_update(admin, caption, sizes)
     )
     assert "Published as #1" in answer.plain and "Gündem/Agenda · ⚡ breaking news" in answer.plain

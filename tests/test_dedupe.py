@@ -239,9 +239,9 @@ async def test_post_publishes_two_statements_with_one_headline_and_a_repeat_once
 ):
     await reader.says("/subscribe")
     morning = f"/post {HEADLINE}\n" + "\n".join(MORNING_TEXT)
-    assert "Published as #1" in (await admin.says(morning)).plain
-    assert "Published as #2" in (await admin.says(f"/post {HEADLINE}\n" + "\n".join(EVENING_TEXT))).plain
-    assert "already published as #1" in (await admin.says(morning)).plain
+    assert "Published as #1" in (await admin.publishes(morning)).plain
+    assert "Published as #2" in (await admin.publishes(f"/post {HEADLINE}\n" + "\n".join(EVENING_TEXT))).plain
+    assert "already published as #1" in (await admin.publishes(morning)).plain
     _subscribed, first, second = await telegram.wait_for_messages(3, chat_id=reader.chat_id, timeout=10)
     assert "okulların yarın tatil" in first.plain and "otobüs seferlerinin" in second.plain
     store = app.bot_data.store

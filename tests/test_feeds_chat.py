@@ -87,7 +87,7 @@ async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(
 ):
     await reader.says("/subscribe")
     answer = (
-        await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
+        await admin.publishes("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
     ).plain
     assert "Published as #1: Valilikten açıklama" in answer
     article = await app.bot_data.store.articles.get(1)
@@ -95,7 +95,7 @@ async def test_an_admin_posts_a_statement_that_goes_to_every_subscriber(
     *_, delivered = await telegram.wait_for_messages(2, chat_id=reader.chat_id)
     assert delivered.plain.startswith("Valilikten açıklama")
     again = (
-        await admin.says("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
+        await admin.publishes("/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır.")
     ).plain
     assert "already published as #1" in again
     assert "/article 1" in (await reader.says("/search okullar tatil")).plain

@@ -200,10 +200,10 @@ async def test_an_operator_posts_a_photo_with_the_statement_as_its_caption(
     await reader.says("/subscribe")
     admin = make_user(ADMIN_ID, first_name="Operator", language_code="en")
     sizes = telegram.user_photo(make_png(), ADMIN_ID)
-    answers = await Reader(app, telegram, ADMIN_ID, language_code="en").deliver(
+    answer = await Reader(app, telegram, ADMIN_ID, language_code="en").publishes(
         photo_update(admin, "/post Fotoğraflı açıklama\nValilik bugün bir açıklama yaptı.", sizes)
     )
-    assert len(answers) == 1 and "#" in (answers[0].plain or "")
+    assert "Published as #1" in (answer.plain or "")
     await settle(app)
     [sent] = [m for m in telegram.sent if m.chat_id == reader.chat_id and m.method == "sendPhoto"]
     assert sent.file_id == sizes[-1]["file_id"] and not sent.uploaded

@@ -47,7 +47,7 @@ from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.photos import ArticlePhotos, PhotoRefused, multipart, refuses_photo
 from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
-from bot.views import LeadPhoto, RenderedMessage, render_article, section_keyboard, with_buttons
+from bot.views import LeadPhoto, RenderedMessage, pushed_article
 from storage import Store
 from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
@@ -775,12 +775,8 @@ def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
         article = await store.articles.get(int(ref)) if ref.isdigit() else None
         if article is None or article.withdrawn:
             return None
-        message = render_article(renderer, lang, article, matched=matched)
         route = await store.routing.article_route(article.id)
-        if route is None:
-            return message
-        label = route.section_tr if lang == "tr" else route.section_en
-        return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
+        return pushed_article(renderer, lang, article, route, matched=matched)
 
     return render
 

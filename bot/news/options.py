@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from bot.arguments import ArticleOptions, PostText
 from bot.clock import utc_now
 from bot.drafts import make_draft
 from bot.news.languages import AUTO
 from bot.news.sections import SectionLabel, section_name
-from bot.publishing import PublishResult, publish
+from bot.publishing import Claim, PublishResult, publish
 from storage import Store
 from storage.models import Article, Feed, Section
 from storage.sections import GENERAL
@@ -74,20 +75,28 @@ async def article_marks(store: Store, article: Article) -> str:
 
 
 async def publish_post(
-    store: Store, post: PostText, *, photo_file_id: str | None = None
+    store: Store,
+    post: PostText,
+    *,
+    photo_file_id: str | None = None,
+    claim: Claim | None = None,
+    now: datetime | None = None,
 ) -> tuple[PublishResult, Section | None]:
-    """Publish an operator's /post with its options and photo; returns it and the article's section."""
+    """Publish an operator's /post with its options and photo; returns it and the article's section.
+
+    `claim` (a previewed draft's) runs in the publishing transaction, so the draft is published once.
+    """
     section = await section_for(store, post.options.section)
     draft = make_draft(
         title=post.title,
         body=post.body,
-        published=utc_now(),
+        published=now or utc_now(),
         source="telegram",
         language=post.options.language,
         section_id=section.id if section else GENERAL,
         breaking=bool(post.options.breaking),
     )
-    result = await publish(store, replace(draft, photo_file_id=photo_file_id), announce=True)
+    result = await publish(store, replace(draft, photo_file_id=photo_file_id), announce=True, claim=claim)
     if section is None or section.id != result.article.section_id:  # a repeat keeps its first section
         section = await store.sections.get(result.article.section_id)
     return result, section
