@@ -14,6 +14,7 @@ from bot.settings import Settings
 from bot.sources.addresses import FetchAllow
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
+from tests.postgres import pg_server, pg_url, pytest_terminal_summary  # noqa: F401 (fixtures, a hook)
 
 hypothesis_settings.register_profile("newsbot", deadline=None)  # a busy 2-core CI machine is not a bug
 hypothesis_settings.load_profile("newsbot")

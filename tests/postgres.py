@@ -1,0 +1,122 @@
+"""A real PostgreSQL server for the tests that need one, and a fresh database for each of those tests.
+
+The server: NEWSBOT_TEST_DATABASE_URL if set (a superuser's URL; .ci/run starts a throw-away cluster and
+sets it), else a throw-away cluster this test run starts itself with scripts/pg-cluster.sh and stops at
+the end. If neither works, the tests that use `pg_url` are skipped with the reason, repeated in the summary
+at the end of the run; with NEWSBOT_REQUIRE_POSTGRES=1 (CI) they fail instead.
+Each test gets its own database (CREATE DATABASE, dropped afterwards), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from storage.postgres.sql import redact_url
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pg-cluster.sh"
+START_TIMEOUT = 300  # seconds: initdb and a first start on a loaded 2-core machine (bounds a hang only)
+
+_unavailable: list[str] = []  # why the PostgreSQL tests did not run, for the end of the run
+
+
+def required() -> bool:
+    """CI asks for the PostgreSQL half to run: a missing server is a failure there, not a skip."""
+    return os.environ.get("NEWSBOT_REQUIRE_POSTGRES") == "1"
+
+
+def _give_up(reason: str) -> None:
+    message = f"PostgreSQL tests not run: {reason}"
+    if required():
+        pytest.fail(f"{message} (NEWSBOT_REQUIRE_POSTGRES=1)", pytrace=False)
+    if not _unavailable:
+        _unavailable.append(message)
+    pytest.skip(message)
+
+
+def _reachable(url: str) -> str | None:
+    """None if the server answers; else why not. In a thread: the test's event loop is not ours to use."""
+
+    async def ask() -> None:
+        connection = await asyncpg.connect(url, timeout=30)
+        await connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        try:
+            pool.submit(asyncio.run, ask()).result()
+        except Exception as error:  # anything: the reason is all we report
+            return f"{redact_url(url)} does not answer: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A superuser URL of a running server, for the whole test run."""
+    url = os.environ.get("NEWSBOT_TEST_DATABASE_URL")
+    if url:
+        reason = _reachable(url)
+        if reason:
+            _give_up(f"NEWSBOT_TEST_DATABASE_URL: {reason}")
+        yield url
+        return
+    try:
+        started = subprocess.run(
+            [str(SCRIPT), "start", "--watch", str(os.getpid())],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        _give_up(f"scripts/pg-cluster.sh could not run: {error}")
+    if started.returncode != 0:
+        lines = [line for line in started.stderr.splitlines() if line.strip()]
+        _give_up(
+            "no local server could be started ("
+            + (lines[-1] if lines else f"exit status {started.returncode}")
+            + "); install PostgreSQL (Debian: apt-get install postgresql) or set NEWSBOT_TEST_DATABASE_URL"
+        )
+    values = dict(line.split("=", 1) for line in started.stdout.splitlines() if "=" in line)
+    try:
+        yield values["NEWSBOT_TEST_DATABASE_URL"]
+    finally:
+        subprocess.run([str(SCRIPT), "stop", values["PG_CLUSTER_DIR"]], capture_output=True, timeout=120)
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL, naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+async def pg_url(pg_server: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database on the test server, dropped after the test."""
+    name = f"newsbot_test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(pg_server, timeout=30)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield with_database(pg_server, name)
+    finally:
+        admin = await asyncpg.connect(pg_server, timeout=30)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say at the end of the run, not only in a skip reason, that the PostgreSQL half did not run."""
+    for message in _unavailable:
+        terminalreporter.write_line(f"{message}; those tests were skipped", yellow=True, bold=True)
