@@ -1,6 +1,6 @@
 """PgDatabase on a real PostgreSQL server: migrations, the schema beside SQLite's, reads, writes, failures.
 
-Every test here that takes `pg_url` gets a new empty database on the server tests/postgres.py provides.
+Every test here that takes `pg_url` gets a new empty schema on the server tests/postgres.py provides.
 """
 
 from __future__ import annotations
@@ -139,14 +139,15 @@ async def _pg_schema(db: PgDatabase) -> dict[str, object]:
     names = [
         row[0]
         for row in await db.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
             "ORDER BY table_name"
         )
     ]
     columns: dict[str, list] = {}
     for row in await db.fetchall(
         "SELECT table_name, column_name, data_type, is_nullable, column_default, is_generated "
-        "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        "FROM information_schema.columns WHERE table_schema = current_schema() "
+        "ORDER BY table_name, ordinal_position"
     ):
         columns.setdefault(row["table_name"], []).append(
             (
@@ -162,7 +163,7 @@ async def _pg_schema(db: PgDatabase) -> dict[str, object]:
         "array(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(attnum, ord) "
         " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS cols "
         "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
-        "WHERE c.contype IN ('p', 'u') AND t.relnamespace = 'public'::regnamespace"
+        "WHERE c.contype IN ('p', 'u') AND t.relnamespace = current_schema()::regnamespace"
     ):
         if row["contype"] == "p":
             keys[row["tbl"]] = list(row["cols"])
@@ -175,7 +176,7 @@ async def _pg_schema(db: PgDatabase) -> dict[str, object]:
             "array(SELECT pg_get_indexdef(i.indexrelid, k, true) "
             "      FROM generate_series(1, i.indnatts) k) AS cols "
             "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid "
-            "WHERE t.relnamespace = 'public'::regnamespace "
+            "WHERE t.relnamespace = current_schema()::regnamespace "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
         )
     }
@@ -186,10 +187,16 @@ async def _pg_schema(db: PgDatabase) -> dict[str, object]:
             "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
             "JOIN pg_class r ON r.oid = c.confrelid "
             "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-            "WHERE c.contype = 'f' AND t.relnamespace = 'public'::regnamespace"
+            "WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace"
         )
     }
-    triggers = {row[0] for row in await db.fetchall("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+    triggers = {
+        row[0]
+        for row in await db.fetchall(
+            "SELECT tgname FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid "
+            "WHERE NOT g.tgisinternal AND t.relnamespace = current_schema()::regnamespace"
+        )
+    }
     return {
         "tables": names,
         "columns": columns,

@@ -162,7 +162,10 @@ class Lease:
         try:
             while True:
                 try:
-                    await asyncio.wait_for(self.try_acquire(), timeout=max(renew_every, retry_every))
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that arrives as
+                    # the statement completes, and the loop would never stop.
+                    async with asyncio.timeout(max(renew_every, retry_every)):
+                        await self.try_acquire()
                     failing = False
                 except (StorageError, TimeoutError) as error:
                     if not failing:  # one line per outage, not one per try
@@ -174,7 +177,8 @@ class Lease:
         finally:
             if self.epoch is not None:
                 with contextlib.suppress(StorageError, TimeoutError, OSError):
-                    await asyncio.wait_for(asyncio.shield(self.release()), timeout=retry_every)
+                    async with asyncio.timeout(retry_every):
+                        await self.release()
 
     def _lose(self) -> None:
         self._deadline = float("-inf")
