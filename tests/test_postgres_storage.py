@@ -455,6 +455,18 @@ async def test_a_dropped_connection_fails_the_statement_then_heals(pg: PgDatabas
     assert await pg.fetchval("SELECT count(*) FROM chats") == 1
 
 
+async def test_a_bad_statement_is_a_bug_not_an_outage(pg: PgDatabase) -> None:
+    """Only what passes becomes StorageUnavailable; a wrong statement keeps asyncpg's own error."""
+    with pytest.raises(asyncpg.InterfaceError, match="expects 1 argument") as caught:
+        await pg.write_fetchone("UPDATE chats SET title = $1 RETURNING chat_id")
+    assert not isinstance(caught.value, StorageUnavailable)
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await pg.execute("DELETE FROM no_such_table")
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await pg.executemany("INSERT INTO chats (chat_id) VALUES (?)", [(1,), (1,)])
+    assert await pg.fetchval("SELECT count(*) FROM chats") == 0  # the batch rolled back whole
+
+
 async def test_a_closed_pool_is_unavailable_not_a_traceback(pg_url: str) -> None:
     db = await PgDatabase.open(pg_url)
     db.terminate()  # as a process losing its connections would

@@ -43,6 +43,7 @@ from storage.postgres.sql import Params, arguments, redact_url, status_count, tr
 
 log = logging.getLogger(__name__)
 _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
+_CLOSED = re.compile(r"\b(connection|pool) (is|was) (closed|closing)")
 
 WRITERS = 4  # connections of the writer pool (per instance; PostgreSQL's default max_connections is 100)
 READERS = 4
@@ -70,7 +71,6 @@ _UNAVAILABLE: tuple[tuple[type[BaseException], str], ...] = (
     (asyncpg.QueryCanceledError, "statement cancelled (timeout)"),
     (asyncpg.OperatorInterventionError, "server shutting down or restarting"),
     (asyncpg.PostgresConnectionError, "connection lost"),
-    (asyncpg.InterfaceError, "connection lost"),  # the connection or pool closed under the statement
     (OSError, "cannot reach the server"),
     (TimeoutError, "the server did not answer in time"),
 )
@@ -87,7 +87,12 @@ def _failures(*, reading: bool = False) -> Iterator[None]:
         if reading:  # a write sent down the read path: a bug, not an outage
             raise
         raise StorageUnavailable("database read-only: the server refuses writes") from None
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+    except asyncpg.InterfaceError as error:
+        # Also what asyncpg says of a wrong argument count: only a closed connection or pool is an outage.
+        if _CLOSED.search(str(error)):
+            raise StorageUnavailable(f"database connection lost: {_describe(error)}") from error
+        raise
+    except (asyncpg.PostgresError, OSError, TimeoutError) as error:
         for kind, reason in _UNAVAILABLE:
             if isinstance(error, kind):
                 raise StorageUnavailable(f"database {reason}: {_describe(error)}") from error
