@@ -227,6 +227,8 @@ async def test_fencing_refuses_work_under_an_old_term(two_instances: tuple[PgDat
         assert not await a.verify(tx)
     async with db_b.transaction() as tx:
         assert await b.verify(tx)
+    assert not await a.try_acquire()  # its next renewal learns the truth
+    assert not a.held and a.epoch is None
 
 
 async def test_real_time_takeover_on_the_servers_clock(two_instances: tuple[PgDatabase, PgDatabase]) -> None:

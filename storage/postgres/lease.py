@@ -122,6 +122,9 @@ class Lease:
         server_now = self._clock() if self._clock is not None else None
         row = await self._db.write_fetchone(_TAKE, (self.name, self.holder, server_now, self.ttl))
         if row is None:
+            if self.epoch is not None:
+                log.warning("lease %s lost by %s: another instance holds it", self.name, self.holder)
+                self.epoch = None
             self._lose()
             return False
         epoch = row["epoch"]
