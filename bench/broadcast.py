@@ -92,12 +92,17 @@ async def serve(port_file: Path, latency: float) -> None:
 
 
 async def populate(db: Path, subscribers: int) -> None:
-    """Bulk-insert active subscribers (benchmark setup, not timed); half Turkish, half English."""
+    """Bulk-insert active subscribers (benchmark setup, not timed); half Turkish, half English.
+
+    The English half reads both languages, so the (Turkish) article still goes to every subscriber, rendered
+    in two languages (bench/choices.py measures routing by readers' choices).
+    """
     store = await Store.open(db)
     try:
-        rows = ((i, "tr" if i % 2 else "en") for i in range(1, subscribers + 1))
+        rows = ((i, "tr" if i % 2 else "en", None if i % 2 else "en,tr") for i in range(1, subscribers + 1))
         await store.db.executemany(
-            "INSERT INTO chats (chat_id, chat_type, language_code, subscribed) VALUES (?, 'private', ?, 1)",
+            "INSERT INTO chats (chat_id, chat_type, language_code, languages, subscribed) "
+            "VALUES (?, 'private', ?, ?, 1)",
             rows,
         )
     finally:

@@ -21,6 +21,9 @@ from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
 from bot.intake import ChatLanes, UserThrottle
 from bot.maintenance import schedule_retention
+from bot.photos import ArticlePhotos
+from bot.readers.digests import digest_renderer
+from bot.readers.jobs import schedule_reader_jobs
 from bot.settings import Settings
 from bot.stats.charts import StatsCharts, schedule_send_recording
 from bot.transport import AiohttpRequest
@@ -106,15 +109,19 @@ def build_application(settings: Settings, *, request_pool_size: int = 256) -> Ap
 async def _post_init(application: Application) -> None:
     services: Services = application.bot_data
     assert services.settings is not None
-    services.store = await Store.open(services.settings.db_path)
+    # NEWSBOT_DEFAULT_LANGUAGE (branch meta) is the language of articles stored without one; "tr" until then.
+    default_language = getattr(services.settings, "default_language", "tr")
+    services.store = await Store.open(services.settings.db_path, default_language=default_language)
     services.weather = WeatherService(
         services.store, services.renderer, services.settings.weather_api_url, clock=services.clock
     )
     services.weather_maps = WeatherMaps(services.store, services.renderer, clock=services.clock)
     services.charts = StatsCharts(services.store, services.renderer, clock=services.clock)
+    services.photos = ArticlePhotos(services.store, services.settings.fetch_allow)
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
         schedule_retention(application.job_queue)
+        schedule_reader_jobs(application.job_queue)
         schedule_send_recording(application.job_queue)
     await start_feed_polling(application)
     try:
@@ -136,8 +143,11 @@ async def _post_init(application: Application) -> None:
         notify_operators=operator_notice(
             application.bot, services.store, services.renderer, settings.admin_ids
         ),
+        clock=lambda: services.clock().timestamp(),
+        photos=services.photos,
     )
     services.delivery.register_renderer("weather", services.weather.render_broadcast)
+    services.delivery.register_renderer("digest", digest_renderer(services.store, services.renderer))
     services.delivery.register_renderer("weather_alert", services.weather.render_alert)
     await services.delivery.start()
     # Everything loaded so far lives until exit; freezing it keeps full garbage collections short, because a
@@ -161,6 +171,8 @@ async def _post_shutdown(application: Application) -> None:
     if services.weather is not None:
         await services.weather.close()
         services.weather = None
+    if services.photos is not None:
+        await services.photos.close()
     await stop_feed_polling(application)
     if services.store is not None:
         await services.store.close()

@@ -18,6 +18,7 @@ from bot.views import RenderedMessage
 
 if TYPE_CHECKING:
     from bot.delivery import DeliveryEngine
+    from bot.photos import ArticlePhotos
     from bot.settings import Settings
     from bot.stats.charts import StatsCharts
     from bot.weather.maps import WeatherMaps
@@ -37,6 +38,7 @@ class Services:
     weather: WeatherService | None = None
     weather_maps: WeatherMaps | None = None  # the map of Turkey: drawn once per forecast, sent by file_id
     charts: StatsCharts | None = None  # the operators' /stats chart, drawn at most once a minute
+    photos: ArticlePhotos | None = None  # articles' lead photos: fetched and uploaded once each
     clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this
     chat_admins: ChatAdmins = field(default_factory=ChatAdmins)  # getChatMember answers, cached briefly
 
@@ -96,10 +98,15 @@ class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):
         return await self.send(update, RenderedMessage(self.render(name, **values), reply_markup))
 
     async def send(self, update: Update, message: RenderedMessage) -> Message | None:
-        """Answer with an already rendered message."""
+        """Answer with an already rendered message; an article with a usable lead photo as that photo."""
         chat = update.effective_chat
         if chat is None:
             return None
+        photos = self.services.photos
+        if message.photo is not None and photos is not None:
+            sent = await photos.reply(self.bot, chat.id, message.photo, message.reply_markup)
+            if sent is not None:
+                return sent
         return await self.bot.send_message(
             chat.id,
             message.text,

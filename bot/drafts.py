@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.clock import as_utc, utc_now
@@ -60,8 +60,8 @@ def make_draft(
 
 
 def draft_from_page(extracted: ExtractedArticle, *, source: str, guid: str | None = None) -> ArticleDraft:
-    """A page extracted by trafilatura becomes a draft."""
-    return make_draft(
+    """A page extracted by trafilatura becomes a draft (with its og:image as the lead photo)."""
+    draft = make_draft(
         title=extracted.title,
         body=extracted.text,
         published=extracted.published,
@@ -69,3 +69,4 @@ def draft_from_page(extracted: ExtractedArticle, *, source: str, guid: str | Non
         url=extracted.url,
         guid=guid,
     )
+    return replace(draft, image_url=extracted.image_url)

@@ -251,7 +251,8 @@ class FeedPoller:
             url=entry.link,
             guid=item_guid(key, entry),
         )
-        return replace(draft, feed_id=feed.id)
+        image_url = entry.image_url or (page.image_url if page else None)
+        return replace(draft, feed_id=feed.id, image_url=image_url)
 
     async def _page(self, url: str) -> ExtractedArticle | None:
         """One fetch per page even when several feeds list it in the same cycle."""

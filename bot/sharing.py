@@ -18,6 +18,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultCachedPhoto,
     InputTextMessageContent,
     LinkPreviewOptions,
 )
@@ -84,17 +85,36 @@ def share_url(url: str, text: str) -> str:
     return "https://t.me/share/url?" + urlencode({"url": url, "text": text})
 
 
-def inline_card(renderer: Renderer, lang: str, article: Article, open_url: str) -> InlineQueryResultArticle:
-    """The inline result for an article: the article message itself, plus "Open in the bot"."""
+def inline_card(
+    renderer: Renderer, lang: str, article: Article, open_url: str
+) -> InlineQueryResultArticle | InlineQueryResultCachedPhoto:
+    """The inline result for an article: the article message itself, plus "Open in the bot".
+
+    With its lead photo uploaded already, the card is that photo with its caption; with a photo not yet
+    uploaded, the article card shows it as its thumbnail.
+    """
     message = render_article(renderer, lang, article, teaser_limit=CARD_MESSAGE_TEASER_LIMIT)
     rows = [list(row) for row in message.reply_markup.inline_keyboard] if message.reply_markup else []
     rows.append([InlineKeyboardButton(renderer.label(lang, "open_in_bot"), url=open_url)])
     date = renderer.label(lang, "date", in_istanbul(article.published_at))
     teaser = cut_text(" ".join(article.body.split()), CARD_TEASER_LIMIT)
+    title = cut_text(article.title, CARD_TITLE_LIMIT) or f"#{article.id}"
+    description = f"{date} · {teaser}" if teaser else date
+    if message.photo is not None and message.photo.file_id:
+        return InlineQueryResultCachedPhoto(
+            id=f"a{article.id}",
+            photo_file_id=message.photo.file_id,
+            title=title,
+            description=description,
+            caption=message.photo.caption,
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
     return InlineQueryResultArticle(
         id=f"a{article.id}",
-        title=cut_text(article.title, CARD_TITLE_LIMIT) or f"#{article.id}",
-        description=f"{date} · {teaser}" if teaser else date,
+        title=title,
+        description=description,
+        thumbnail_url=message.photo.image_url if message.photo is not None else None,
         input_message_content=InputTextMessageContent(
             message.text,
             parse_mode=ParseMode.HTML,

@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024  # a photo's caption, counted like a message's text
 # What one article may keep from a feed, page or file: a headline is a line, a body a long read (about
 # 15,000 words). Anything longer is a broken or hostile source, and the rest only costs storage and search.
 MAX_TITLE_CHARS = 500
@@ -48,7 +49,10 @@ def cut_text(text: str, limit: int, ellipsis: str = "…") -> str:
         return ""
     budget = limit - utf16_len(ellipsis)
     head = _prefix_within(text, budget)
-    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(head + " ")]
+    # The real next character decides whether the head ends a sentence, and a sentence starts with no
+    # lowercase letter: "10. gün" (a Turkish ordinal) or "3.5" is no place to stop.
+    probe = text[: len(head) + 1]
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(probe) if _starts_sentence(text, m.end())]
     if sentence_ends and sentence_ends[-1] >= len(head) * 0.6:
         return head[: sentence_ends[-1]].rstrip()
     space = max(head.rfind(" "), head.rfind("\n"))
@@ -60,6 +64,11 @@ def cut_text(text: str, limit: int, ellipsis: str = "…") -> str:
 def clip(text: str, limit: int) -> str:
     """Cap text from an untrusted source at `limit` UTF-16 units, cut like cut_text."""
     return text if len(text) <= limit // 2 or utf16_len(text) <= limit else cut_text(text, limit)
+
+
+def _starts_sentence(text: str, index: int) -> bool:
+    rest = text[index : index + 8].lstrip()
+    return not rest or not rest[0].islower()
 
 
 def _prefix_within(text: str, budget: int) -> str:

@@ -9,6 +9,7 @@ from bot.arguments import parse_id, parse_offset
 from bot.context import NewsbotContext
 from bot.sharing import ShareLink, deep_link, inline_card
 from storage import Store
+from storage.articles import SearchTooCostly
 from storage.models import Article
 
 PAGE_SIZE = 20
@@ -50,7 +51,10 @@ async def find_articles(store: Store, text: str, offset: int) -> list[Article]:
     if article_id is not None:
         found = await store.articles.get(article_id) if offset == 0 else None
         return [found] if found else []
-    return await store.articles.search(text, limit=PAGE_SIZE, offset=offset)
+    try:
+        return await store.articles.search(text, limit=PAGE_SIZE, offset=offset)
+    except SearchTooCostly:  # too costly to answer now: no cards, the reader types on
+        return []
 
 
 def register(application: Application) -> None:

@@ -8,6 +8,7 @@ from telegram.ext import Application, CommandHandler
 from bot.context import NewsbotContext
 from bot.text import cut_text
 from bot.views import for_listing
+from storage.articles import SearchTooCostly
 from storage.fulltext import query_tokens
 
 SEARCH_RESULTS = 5
@@ -19,13 +20,16 @@ async def search(update: Update, context: NewsbotContext) -> None:
     if not query_tokens(query):
         await context.reply(update, "search_usage")
         return
-    found = await context.store.articles.search(query, limit=SEARCH_RESULTS)
-    if not found:
+    try:
+        found = await context.store.articles.find(query, limit=SEARCH_RESULTS)
+    except SearchTooCostly:
+        await context.reply(update, "search_too_costly", query=cut_text(query, 100))
+        return
+    if not found.articles:
         await context.reply(update, "search_none", query=cut_text(query, 100))
         return
-    total = await context.store.articles.count_matches(query)
-    shown = for_listing(found)
-    await context.reply(update, "search_results", articles=shown, total=total, query=cut_text(query, 100))
+    shown = for_listing(found.articles)
+    await context.reply(update, "search_results", articles=shown, found=found, query=cut_text(query, 100))
 
 
 def register(application: Application) -> None:

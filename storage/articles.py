@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.database import Database, Transaction
+from storage.database import Database, TooMuchWork, Transaction
 from storage.fulltext import fold_for_index, match_expression, query_tokens
-from storage.models import Article, ArticleDraft
+from storage.models import Article, ArticleDraft, SearchPage
+
+
+class SearchTooCostly(TooMuchWork):
+    """A search stopped at its budget: the reader should use fewer or longer words (more never help)."""
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """What one search may cost, so no reader's query holds a reader connection for long (issue 10)."""
+
+    considered: int = 200  # the newest matches that are ranked; counts and pages stop there ("200+")
+    seconds: float = 0.030  # CPU time of the reader connection's thread (see `Database.bounded_reads`)
+    steps: int = 200_000  # SQLite VM steps (a search of 200 matches takes about 7,000)
+
+
+# ONE full-text statement per search: FTS5 expands a prefix word past the prefix index (reads every indexed
+# word starting with it) in each statement that names it, so a second statement (a count, a fallback) would
+# pay for that again. It walks the match newest first and stops after `considered` + 1 articles, so a word
+# in every article costs no more than a rare one. Ranking, in Python over those rows: headline matches first
+# (counted with highlight(), which reads only that row), newest first among equals. BM25 is not used: it
+# first counts, for every word, all articles holding it, a cost that grows with the archive (over 40 ms for
+# 8 common words in 100,000 articles) and that no LIMIT bounds.
+_SEARCH = (
+    "SELECT m.id, length(m.headline) - length(replace(m.headline, char(1), '')) AS hits, a.published_at"
+    " FROM ("
+    "  SELECT rowid AS id, highlight(articles_fts, 0, char(1), '') AS headline FROM articles_fts"
+    "  WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    " ) AS m JOIN articles AS a ON a.id = m.id"
+)
 
 
 class Articles:
@@ -15,6 +45,7 @@ class Articles:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.limits = SearchLimits()
 
     async def find_duplicate(self, tx: Transaction, draft: ArticleDraft) -> Article | None:
         """The stored article this draft repeats: one sharing its guid, link or (without both) text key."""
@@ -36,8 +67,8 @@ class Articles:
             return existing, False
         article_id = await tx.insert(
             "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, "
+            "image_url, photo_file_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -48,12 +79,21 @@ class Articles:
                 draft.published_at.astimezone(UTC).isoformat(),
                 draft.source,
                 draft.feed_id,
+                draft.image_url,
+                draft.photo_file_id,
             ),
         )
         assert article_id is not None
         await _index(tx, article_id, draft.title, draft.body)
         article = Article(
-            article_id, draft.title, draft.body, draft.url, draft.published_at.astimezone(UTC), draft.source
+            article_id,
+            draft.title,
+            draft.body,
+            draft.url,
+            draft.published_at.astimezone(UTC),
+            draft.source,
+            image_url=draft.image_url,
+            photo_file_id=draft.photo_file_id,
         )
         return article, True
 
@@ -68,32 +108,42 @@ class Articles:
 
     async def search(self, query: str, *, limit: int, offset: int = 0) -> list[Article]:
         """Articles matching every word of the reader's raw text (Turkish-folded, prefixes), best first."""
-        tokens = query_tokens(query)
-        if not tokens or limit <= 0:
-            return []
-        rows = await self._db.fetchall(
-            "SELECT a.* FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
-            "WHERE articles_fts MATCH ? "
-            "ORDER BY bm25(articles_fts, 2.0, 1.0), a.published_at DESC, a.id DESC LIMIT ? OFFSET ?",
-            (match_expression(tokens), limit, max(offset, 0)),
-        )
-        return [_article(row) for row in rows]
+        return (await self.find(query, limit=limit, offset=offset)).articles
 
     async def count_matches(self, query: str) -> int:
-        """How many articles `search` would find in all, for "5 of 23" answers."""
+        """How many articles `search` finds in all, up to `SearchLimits.considered`."""
+        return (await self.find(query, limit=1)).total
+
+    async def find(self, query: str, *, limit: int, offset: int = 0) -> SearchPage:
+        """One page of matches and their count, within `limits`; SearchTooCostly when past them."""
         tokens = query_tokens(query)
-        if not tokens:
-            return 0
-        return await self._db.fetchval(
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (match_expression(tokens),)
-        )
+        limits = self.limits
+        if not tokens or limit <= 0:
+            return SearchPage([], 0, more=False)
+        expression = match_expression(tokens)
+        start = max(offset, 0)
+        try:
+            async with self._db.bounded_reads(steps=limits.steps, seconds=limits.seconds) as reads:
+                rows = await reads.fetchall(_SEARCH, (expression, limits.considered + 1))
+                newest = sorted(rows, key=lambda row: row["id"], reverse=True)[: limits.considered]
+                ranked = sorted(newest, key=lambda row: (row["hits"], row["published_at"], row["id"]))
+                ids = [row["id"] for row in reversed(ranked)]  # most hits, then newest, first
+                page = ids[start : start + limit]
+                found = []
+                if page:
+                    marks = ", ".join("?" * len(page))
+                    found = await reads.fetchall(f"SELECT * FROM articles WHERE id IN ({marks})", page)
+        except TooMuchWork as error:
+            raise SearchTooCostly(f"search {expression[:200]!r}: {error}") from error
+        by_id = {row["id"]: _article(row) for row in found}
+        articles = [by_id[article_id] for article_id in page if article_id in by_id]
+        return SearchPage(articles, len(ids), more=len(rows) > limits.considered)
 
     async def index_missing(self) -> int:
         """Index articles the search table lacks (stored before migration 0003, or by raw SQL)."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "SELECT id, title, body FROM articles "
-                "WHERE id NOT IN (SELECT rowid FROM articles_fts)"
+                "SELECT id, title, body FROM articles WHERE id NOT IN (SELECT rowid FROM articles_fts)"
             )
             for row in rows:
                 await _index(tx, row["id"], row["title"], row["body"])
@@ -115,6 +165,22 @@ class Articles:
         """How many articles the store holds."""
         return await self._db.fetchval("SELECT count(*) FROM articles")
 
+    async def save_photo(self, article_id: int, file_id: str) -> None:
+        """Telegram's file_id of the uploaded lead photo, so no later send (or restart) uploads it again."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = ?, photo_error = NULL WHERE id = ?",
+                (file_id, article_id),
+            )
+
+    async def photo_failed(self, article_id: int, error: str) -> None:
+        """Why the lead photo cannot be used; the article goes out as text from now on."""
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE articles SET photo_file_id = NULL, photo_error = ? WHERE id = ?",
+                (error[:300], article_id),
+            )
+
 
 async def _index(tx: Transaction, article_id: int, title: str, body: str) -> None:
     await tx.execute(
@@ -131,4 +197,7 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         published_at=datetime.fromisoformat(row["published_at"]),
         source=row["source"],
+        image_url=row["image_url"],
+        photo_file_id=row["photo_file_id"],
+        photo_error=row["photo_error"],
     )

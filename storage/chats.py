@@ -80,7 +80,7 @@ class Chats:
             await tx.execute(
                 "UPDATE deliveries SET status = 'failed', error = 'unsubscribed', finished_at = ? "
                 "WHERE chat_id = ? AND status = 'pending' "
-                " AND broadcast_id IN (SELECT id FROM broadcasts WHERE kind = 'article')",
+                " AND broadcast_id IN (SELECT id FROM broadcasts WHERE kind IN ('article', 'digest'))",
                 (time.time(), chat_id),
             )
         return SubscriptionChange(changed=changed > 0, subscribed=False)

@@ -11,6 +11,8 @@ Design (WAL lets readers and one writer work at the same time, across processes 
   write lock: each statement reads the last committed state. query_only makes a write sent down the read
   path fail instead of silently taking the writer's place. `Transaction.after_commit` calls back once the
   rows are committed, so a listener woken by a write (the delivery engine) finds them on a reader.
+- **Bounded reads** (`bounded_reads`) run statements a reader can shape (search) under a budget of SQLite
+  VM steps and CPU time of the connection's thread; past it SQLite stops the statement (`TooMuchWork`).
 - A `:memory:` database is private to its connection, so it keeps one connection for everything.
 - Failures get names: `DatabaseUnusable` when `open` cannot use the file (not SQLite, damaged, written by a
   newer newsbot, a directory), `StorageUnavailable` when a write cannot happen now (disk full, locked by
@@ -24,6 +26,8 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
@@ -73,6 +77,10 @@ class StorageUnavailable(StorageError, sqlite3.OperationalError):
     """A write the database cannot take now (disk full, locked, read-only); reads may still work."""
 
 
+class TooMuchWork(StorageError):
+    """Bounded reads ran out of steps or CPU time and were stopped, so no query holds a connection long."""
+
+
 def _code(error: sqlite3.Error) -> int | None:
     code = getattr(error, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
@@ -102,6 +110,7 @@ class Database:
         self._connection = connection
         self._lock = asyncio.Lock()
         self._all_readers: list[aiosqlite.Connection] = []
+        self._clocks: dict[aiosqlite.Connection, Callable[[], float]] = {}
         self._readers: asyncio.Queue[aiosqlite.Connection] | None = None
         self.path = path
 
@@ -117,8 +126,11 @@ class Database:
             with _unusable(path):
                 await database._configure()
                 await database._migrate()
+                database._clocks[database._connection] = await _thread_clock(database._connection)
             for _ in range(0 if memory else readers):  # a :memory: database exists on its one connection
-                database._all_readers.append(await _connect(path, read_only=True))
+                reader = await _connect(path, read_only=True)
+                database._all_readers.append(reader)
+                database._clocks[reader] = await _thread_clock(reader)
         except BaseException:
             await database.close()
             raise
@@ -133,6 +145,7 @@ class Database:
         for reader in self._all_readers:
             await reader.close()
         self._all_readers.clear()
+        self._clocks.clear()
         self._readers = None
         async with self._lock:
             await self._connection.close()
@@ -256,6 +269,25 @@ class Database:
         row = await self.fetchone(sql, params)
         return None if row is None else row[0]
 
+    @asynccontextmanager
+    async def bounded_reads(self, *, steps: int, seconds: float) -> AsyncIterator[BoundedReads]:
+        """One reader for several statements that together may run `steps` VM steps and `seconds` of CPU.
+
+        A statement that would go past either is stopped by SQLite (a progress handler counts the steps;
+        `sqlite3_interrupt` ends the time, also inside FTS5's own work, where no VM steps are counted) and
+        `TooMuchWork` is raised, so a query a reader shapes (search) cannot hold a connection for long.
+        Time is the connection thread's CPU time, not the wall clock: on a busy machine a query waiting
+        for a core has done no work yet, and is not cut short for it.
+        """
+        async with self._reader() as connection:
+            reads = BoundedReads(connection, self._clocks[connection], steps=steps, seconds=seconds)
+            await connection.set_progress_handler(reads.progress, reads.granularity)
+            try:
+                yield reads
+            finally:
+                reads.armed = False  # at once: even if the reset below is cancelled, nothing is stopped
+                await asyncio.shield(connection.set_progress_handler(None, 0))
+
     async def set_write_trace(self, callback: Any) -> None:
         """See every statement the writer connection runs (None stops it): tests count writes with it."""
         await self._connection.set_trace_callback(callback)
@@ -287,6 +319,18 @@ async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connecti
             await connection.close()
             raise
     return connection
+
+
+async def _thread_clock(connection: aiosqlite.Connection) -> Callable[[], float]:
+    """The CPU time used by the connection's own thread, readable from the event loop."""
+    await connection.create_function("newsbot_thread", 0, threading.get_ident)
+    ident = (await connection.execute_fetchall("SELECT newsbot_thread()"))[0][0]
+    try:
+        clock = time.pthread_getcpuclockid(ident)
+        time.clock_gettime(clock)
+    except (AttributeError, OSError):  # no per-thread CPU clocks here: wall time (it counts waiting too)
+        return time.monotonic
+    return lambda: time.clock_gettime(clock)
 
 
 def _check_path(path: Path) -> None:
@@ -348,6 +392,74 @@ async def backup_database(source: Path, target: Path, *, overwrite: bool = False
     finally:
         await connection.close()
     return target.stat().st_size
+
+
+class BoundedReads:
+    """Reads on one connection that share a budget of VM steps and CPU time; see `Database.bounded_reads`."""
+
+    GRANULARITY = 1000  # VM steps between two calls of the progress handler
+    POLL = 0.001  # the shortest wait between two looks at the connection thread's CPU time
+
+    def __init__(
+        self, connection: aiosqlite.Connection, clock: Callable[[], float], *, steps: int, seconds: float
+    ) -> None:
+        self._connection = connection
+        self._clock = clock
+        self._loop = asyncio.get_running_loop()
+        self.max_steps = max(steps, 0)
+        self.granularity = max(1, min(self.GRANULARITY, self.max_steps))
+        self.steps = 0
+        self._end = clock() + seconds  # on the connection thread's CPU clock
+        self._running = False
+        self._poll_handle: asyncio.TimerHandle | None = None
+        self._interrupts: set[asyncio.Task[None]] = set()
+        self.armed = True
+
+    def progress(self, *_: Any) -> int:
+        """SQLite's progress handler (in the connection's thread): non-zero stops the statement."""
+        if not self.armed:
+            return 0
+        self.steps += self.granularity
+        return int(self.steps >= self.max_steps)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """All rows, unless the budget runs out first."""
+        now = self._clock()
+        if now >= self._end or self.steps >= self.max_steps:
+            raise TooMuchWork(f"out of budget before the statement ({self.steps} steps)")
+        self._running = True
+        self._poll_at(self._end - now)
+        try:
+            return list(await self._connection.execute_fetchall(sql, params))
+        except sqlite3.OperationalError as error:
+            if _code(error) != 9 and "interrupted" not in str(error):  # SQLITE_INTERRUPT
+                raise
+            raise TooMuchWork(f"stopped after {self.steps} steps") from error
+        finally:
+            self._running = False
+            if self._poll_handle is not None:
+                self._poll_handle.cancel()
+
+    def _poll_at(self, left: float) -> None:
+        # The thread cannot use more CPU time than wall time passes: look again when it could be spent.
+        self._poll_handle = self._loop.call_later(max(left, self.POLL), self._poll)
+
+    def _poll(self) -> None:
+        """While a statement runs: stop it once the thread's CPU time is spent, else look again later."""
+        self._poll_handle = None
+        if not self._running:
+            return
+        left = self._end - self._clock()
+        if left > 0:
+            self._poll_at(left)
+            return
+        task = asyncio.ensure_future(self._interrupt())
+        self._interrupts.add(task)
+        task.add_done_callback(self._interrupts.discard)
+
+    async def _interrupt(self) -> None:
+        if self._running:  # checked here, in the loop: the statement may have ended since
+            await self._connection.interrupt()
 
 
 class Transaction:

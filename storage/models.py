@@ -36,6 +36,8 @@ class ArticleDraft:
     guid: str | None = None
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
+    image_url: str | None = None  # the lead photo: feed item's media, else the page's og:image
+    photo_file_id: str | None = None  # a photo already on Telegram (an operator's /post photo)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,18 @@ class Article:
     url: str | None
     published_at: datetime
     source: str
+    image_url: str | None = None  # the lead photo's address, fetched once (bot/photos/)
+    photo_file_id: str | None = None  # Telegram's file_id after the first upload; later sends reuse it
+    photo_error: str | None = None  # why the photo is not used (then the article goes out as text)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of search results and how many matched (`more`: even more than `total`)."""
+
+    articles: list[Article]
+    total: int
+    more: bool
 
 
 @dataclass(frozen=True)
@@ -164,6 +178,8 @@ class DueDelivery:
     chat_type: str
     language: str | None
     language_code: str | None
+    silent: bool = False  # send with disable_notification (breaking news or a digest in quiet hours)
+    matched: str | None = None  # the reader's followed phrase that brought the article
 
 
 @dataclass(frozen=True)
@@ -212,6 +228,59 @@ class StatsOverview:
     sent_24h: int
     failed_24h: int
     archived: DeliveryArchive | None = None  # pruned deliveries' totals (storage/retention.py)
+
+
+@dataclass(frozen=True)
+class ArticleRoute:
+    """What routing and a pushed article message need: its language, section (both labels), breaking."""
+
+    article_id: int
+    language: str
+    section_id: int
+    section_tr: str
+    section_en: str
+    breaking: bool
+
+
+@dataclass(frozen=True)
+class DigestCandidate:
+    """An announced article a digest may list, with the followed phrases it contains (folded)."""
+
+    id: int
+    language: str
+    section_id: int
+    breaking: bool
+    matches: frozenset[str]
+
+
+@dataclass(frozen=True)
+class DigestProfile:
+    """Due digest readers who get the same digest: same slot, languages, muted sections, start, follows."""
+
+    slot: float
+    languages: str  # "en,tr"
+    muted: str  # ",3,7," or ""
+    after: int  # articles after this id
+    follows: str  # the reader's followed phrases (folded) that some candidate contains, "|"-joined
+
+
+@dataclass(frozen=True)
+class DigestBatch:
+    """One chunk of due digest readers, grouped: what the planner needs to decide every digest."""
+
+    readers: int
+    profiles: list[DigestProfile]
+    candidates: list[DigestCandidate]
+    times: list[str | None]  # the distinct digest_times of these readers, to compute their next slot
+    max_id: int  # the newest article id considered: the readers' next digest starts after it
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """What one digest message lists (article ids in order) and how many more articles there were."""
+
+    article_ids: tuple[int, ...]
+    more: int
 
 
 @dataclass(frozen=True)
@@ -271,6 +340,7 @@ class ReaderChoices:
     quiet_start: int | None  # minutes after Istanbul midnight
     quiet_end: int | None
     quiet_next_end: float | None
+    weather_map: bool = False  # the morning forecast comes with the map of Turkey (/weathermap)
 
 
 @dataclass(frozen=True)

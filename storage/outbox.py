@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 
 from storage.database import Database, Params, Transaction
 from storage.models import BroadcastProgress, DeliveryOutcome, DueDelivery
+from storage.routing import ROUTED_FILL, Routing, istanbul_minute
 
 ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachable = 1"
-# Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one.
-AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS}
-FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock
+# Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one. "readers": the
+# subscribers an article's routing takes (storage/routing.py ROUTED_FILL), chunked over all of them.
+AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS, "readers": ACTIVE_SUBSCRIBERS}
+FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock, 100-200 ms routing an article
 CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
@@ -19,8 +21,9 @@ _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 class Outbox:
     """What must be sent to whom; senders work from here, so a restart loses nothing."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, routing: Routing | None = None) -> None:
         self._db = db
+        self._routing = routing or Routing(db)
         self._listeners: list[Callable[[], None]] = []
 
     def add_listener(self, listener: Callable[[], None]) -> None:
@@ -61,8 +64,8 @@ class Outbox:
         return broadcast_id
 
     async def enqueue_article(self, tx: Transaction, article_id: int) -> int:
-        """A new article goes to every active subscriber."""
-        return await self.enqueue_audience(tx, "article", str(article_id), "subscribers")
+        """A new article goes to the subscribers whose choices take it (languages, sections, follows...)."""
+        return await self.enqueue_audience(tx, "article", str(article_id), "readers")
 
     async def _broadcast(self, tx: Transaction, kind: str, ref: str) -> int:
         await tx.execute("INSERT OR IGNORE INTO broadcasts (kind, ref) VALUES (?, ?)", (kind, ref))
@@ -80,20 +83,28 @@ class Outbox:
         rows = await self._db.fetchall("SELECT id FROM broadcasts WHERE audience IS NOT NULL ORDER BY id")
         return [row[0] for row in rows]
 
-    async def fill(self, broadcast_id: int, chunk: int = FILL_CHUNK) -> bool:
+    async def fill(self, broadcast_id: int, chunk: int = FILL_CHUNK, *, minute: int | None = None) -> bool:
         """Queue the next `chunk` recipients of a filling broadcast in one short transaction; True when done.
 
         A chunk is a keyset step over chat ids, so a transaction never holds the write lock for long and a
         crash between chunks resumes where it stopped. The engine sends the broadcast only when it is done.
+        An article's chunk applies each reader's choices; `minute` (after Istanbul midnight, default now)
+        is the fill moment its quiet hours are judged at.
         """
         async with self._db.transaction() as tx:
             row = await tx.fetchone(
-                "SELECT audience, filled_to FROM broadcasts WHERE id = ? AND audience IS NOT NULL",
+                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL",
                 (broadcast_id,),
             )
             if row is None:
                 return True
             members = AUDIENCES[row["audience"]]
+            routed = None
+            if row["audience"] == "readers":
+                ref = row["ref"]
+                routed = await self._routing.fill_params(tx, int(ref)) if ref.isdigit() else None
+                if routed is None:  # the article is gone: nobody to queue it for
+                    members = ACTIVE_SUBSCRIBERS + " AND 0"
             after = row["filled_to"] if row["filled_to"] is not None else -(2**63)
             last = await tx.fetchone(
                 f"SELECT max(chat_id), count(*) FROM (SELECT chat_id FROM ({members}) "
@@ -103,7 +114,18 @@ class Outbox:
             assert last is not None
             upto, found = last[0], last[1]
             added = 0
-            if found:
+            if found and routed is not None:
+                added = await tx.execute(
+                    ROUTED_FILL,
+                    {
+                        **routed,
+                        "broadcast": broadcast_id,
+                        "after": after,
+                        "upto": upto,
+                        "minute": istanbul_minute(time.time()) if minute is None else minute,
+                    },
+                )
+            elif found:
                 added = await tx.execute(
                     "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
                     f"SELECT ?, chat_id FROM ({members}) WHERE chat_id > ? AND chat_id <= ?",
@@ -138,7 +160,7 @@ class Outbox:
         broadcast_id, chat_id = after if after is not None else (0, -(2**63))
         marks = ", ".join("?" for _ in kinds)
         rows = await self._db.fetchall(
-            "SELECT d.broadcast_id, d.chat_id, d.attempts, b.kind, b.ref, "
+            "SELECT d.broadcast_id, d.chat_id, d.attempts, d.silent, d.matched, b.kind, b.ref, "
             " c.chat_type, c.language, c.language_code "
             # The pending index in keyset order, so a page reads its own rows and stops: never the rows
             # already sent, never a sort (CROSS JOIN keeps deliveries the outer loop).
@@ -160,6 +182,8 @@ class Outbox:
                 chat_type=row["chat_type"] or ("private" if row["chat_id"] > 0 else "group"),
                 language=row["language"],
                 language_code=row["language_code"],
+                silent=bool(row["silent"]),
+                matched=row["matched"],
             )
             for row in rows
         ]
@@ -279,22 +303,32 @@ class Outbox:
         async with self._db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO chats (chat_id, chat_type, title, language_code, language, subscribed, "
-                " reachable, subscribed_at) "
-                "SELECT ?, 'supergroup', title, language_code, language, subscribed, 1, subscribed_at "
+                " reachable, subscribed_at, languages, muted_sections, digest_times, digest_next, "
+                " digest_after, quiet_start, quiet_end, quiet_next_end) "
+                "SELECT ?, 'supergroup', title, language_code, language, subscribed, 1, subscribed_at, "
+                " languages, muted_sections, digest_times, digest_next, digest_after, "
+                " quiet_start, quiet_end, quiet_next_end "
                 "FROM chats WHERE chat_id = ? "
                 "ON CONFLICT (chat_id) DO UPDATE SET "
                 " subscribed = max(chats.subscribed, excluded.subscribed), reachable = 1, "
                 f" language = coalesce(chats.language, excluded.language), updated_at = {_NOW}",
                 (new_chat_id, old_chat_id),
             )
+            # The group's choices go with it: its followed words too; the old id gets no digests any more.
             await tx.execute(
-                f"UPDATE chats SET subscribed = 0, reachable = 0, updated_at = {_NOW} WHERE chat_id = ?",
+                "INSERT OR IGNORE INTO follows (chat_id, folded, phrase) "
+                "SELECT ?, folded, phrase FROM follows WHERE chat_id = ?",
+                (new_chat_id, old_chat_id),
+            )
+            await tx.execute(
+                f"UPDATE chats SET subscribed = 0, reachable = 0, digest_next = NULL, quiet_next_end = NULL, "
+                f" updated_at = {_NOW} WHERE chat_id = ?",
                 (old_chat_id,),
             )
             movable = "chat_id = ? AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))"
             await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts) "
-                f"SELECT broadcast_id, ?, attempts FROM deliveries WHERE {movable}",
+                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts, silent, matched) "
+                f"SELECT broadcast_id, ?, attempts, silent, matched FROM deliveries WHERE {movable}",
                 (new_chat_id, old_chat_id, owner),
             )
             await tx.execute(f"DELETE FROM deliveries WHERE {movable}", (old_chat_id, owner))

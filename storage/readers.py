@@ -15,7 +15,8 @@ MAX_FOLLOWS = 20  # followed words and phrases per chat
 # The interface language of chat `c` in SQL; it must equal bot/render.py language_for(c.language,
 # c.language_code) (tests/test_reader_choices.py checks it), since routing matches article languages with it.
 INTERFACE_LANGUAGE = (
-    "coalesce(c.language, CASE WHEN lower(c.language_code) LIKE 'tr%' THEN 'tr' ELSE 'en' END)"
+    "(CASE WHEN c.language IN ('tr', 'en') THEN c.language "
+    "WHEN substr(lower(c.language_code), 1, 2) = 'tr' THEN 'tr' ELSE 'en' END)"
 )
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
@@ -182,4 +183,5 @@ def _choices(row: sqlite3.Row) -> ReaderChoices:
         quiet_start=row["quiet_start"],
         quiet_end=row["quiet_end"],
         quiet_next_end=row["quiet_next_end"],
+        weather_map=bool(row["weather_map"]),
     )

@@ -13,6 +13,7 @@ from storage.outbox import Outbox
 from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
+from storage.routing import Routing
 from storage.stats import Stats
 from storage.weather import WeatherStore
 
@@ -20,23 +21,27 @@ from storage.weather import WeatherStore
 class Store:
     """One database, its repositories by topic."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, default_language: str = "tr") -> None:
         self.db = db
         self.chats = Chats(db)
         self.articles = Articles(db)
-        self.outbox = Outbox(db)
+        self.readers = Readers(db)
+        self.routing = Routing(db, default_language)
+        self.outbox = Outbox(db, self.routing)
         self.weather = WeatherStore(db, self.outbox)
         self.maps = MapStore(db)
         self.feeds = Feeds(db)
         self.referrals = Referrals(db)
-        self.readers = Readers(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """Open and migrate the database at `path`; a small older file converts to incremental vacuum."""
-        store = cls(await Database.open(path))
+    async def open(cls, path: Path | str, *, default_language: str = "tr") -> Store:
+        """Open and migrate the database at `path`; a small older file converts to incremental vacuum.
+
+        `default_language` is the language of articles stored without one (NEWSBOT_DEFAULT_LANGUAGE).
+        """
+        store = cls(await Database.open(path), default_language=default_language)
         await store.retention.ensure_incremental_vacuum()
         await store.articles.index_missing()
         return store

@@ -149,6 +149,8 @@ async def test_every_subscriber_gets_a_new_article_once_in_their_language(strict
     turkish, english = list(range(2001, 2041)), list(range(3001, 3031))
     await add_subscribers(store, turkish, "tr")
     await add_subscribers(store, english, "en")
+    for chat_id in english:  # the article is Turkish: English readers get it when they read both
+        await store.readers.set_languages(chat_id, ["tr", "en"])
     await store.chats.touch(4001, "private", "tr")  # talked to the bot, never subscribed
     await add_subscribers(store, [4002])
     await store.chats.unsubscribe(4002)
@@ -249,6 +251,7 @@ async def test_blocked_deactivated_and_unknown_chats_are_dropped_with_their_queu
     store = strict.bot_data.store
     engine = engine_of(strict)
     await add_subscribers(store, [7001, 7002, 7003, 7004, -7005])
+    await store.chats.set_language(-7005, "tr")  # a group reads the (Turkish) articles in its language
     telegram.block(7001)
     telegram.deactivate(7002)
     telegram.unknown_chat(7003)
@@ -431,6 +434,8 @@ async def test_stats_shows_operators_the_numbers_and_others_nothing(strict, tele
     await add_subscribers(store, [9501, 9502], "tr")
     await add_subscribers(store, [9503], "en")
     await add_subscribers(store, [-9504])
+    await store.readers.set_languages(9503, ["en", "tr"])  # both get the Turkish article
+    await store.readers.set_languages(-9504, ["tr"])
     telegram.block(9502)
     await store.weather.set_province(9503, 34)
     await publish_article(store)

@@ -549,3 +549,15 @@ async def test_stored_forms_are_the_schemas(tmp_path):
         assert await store.db.fetchval("SELECT folded || '|' || phrase FROM follows") == "cankiri|Çankırı"
     finally:
         await store.close()
+
+
+async def test_settings_switches_the_morning_map_in_place(app, english_reader: Reader):
+    panel = await english_reader.says("/settings")
+    assert "🗺 Morning map: off" in texts(panel)
+    (on,) = await english_reader.presses("🗺 Morning map: off", on=panel)
+    assert edited_in_place(panel, on) and "🗺 Morning map: on ✅" in texts(on)
+    assert (await choices(app, english_reader)).weather_map
+    assert await store_of(app).maps.wants_map(english_reader.chat_id), "the same choice as /weathermap"
+    (off,) = await english_reader.presses("🗺 Morning map: on ✅", on=on)
+    assert "🗺 Morning map: off" in texts(off)
+    assert not (await choices(app, english_reader)).weather_map

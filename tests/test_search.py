@@ -7,15 +7,19 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.drafts import make_draft
 from bot.publishing import publish
 from bot.sources.links import fold_text
 from storage import Store
-from storage.database import available_migrations, split_statements
+from storage.articles import SearchLimits, SearchTooCostly
+from storage.database import TooMuchWork, available_migrations, split_statements
+from storage.fulltext import MAX_QUERY_TOKENS, fold_for_index, match_expression, query_tokens
+from storage.identity import text_key
 from tests.conversation import Reader
+from tests.test_sharing import inline
 
 ARTICLES = [
     (
@@ -125,10 +129,10 @@ async def test_operators_are_words_not_syntax(store):
 @given(query=st.text(max_size=60))
 async def test_any_text_gets_results_only_when_every_word_matches(store, query):
     results = await store.articles.search(query, limit=10)
-    words = fold_text(query).split()
+    words = list(dict.fromkeys(fold_text(query).split()))[:MAX_QUERY_TOKENS]
     for article in results:
         indexed = fold_text(article.title + " " + article.body).split()
-        assert all(any(w.startswith(word) for w in indexed) for word in words[:12])
+        assert all(any(w.startswith(word) if len(word) > 1 else w == word for w in indexed) for word in words)
     if not words:
         assert results == []
 
@@ -173,3 +177,126 @@ async def test_search_in_the_chat_answers_in_the_readers_language(
     for odd in ("/search", "/search 🔥", '/search "', "/search NEAR(", "/search " + "ş" * 4000):
         assert (await reader.says(odd)).plain
     assert "birkaç kelimeyle" in (await reader.says("/search 🔥")).plain
+
+
+async def test_one_letter_words_match_whole_words_only(tmp_path):
+    store = await Store.open(tmp_path / "news.db")
+    for title, body in (("İstanbul'da kar", "Okullar tatil."), ("O gün", "Vapur a rıhtımdan kalktı.")):
+        await publish(store, make_draft(title=title, body=body, published=datetime(2024, 1, 1), source="x"))
+    assert match_expression(["i", "is", "o"]) == '"i" "is"* "o"'
+    assert await found(store, "i") == [], "no article has the word i; as a prefix it would match both"
+    assert await found(store, "İs") == ["İstanbul'da kar"], "two letters are a prefix"
+    assert await found(store, "o") == ["O gün"] and await found(store, "a") == ["O gün"]
+    assert await found(store, "o k") == [], "k is no word of either article"
+    await store.close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=256))
+@example(text="a b c d e f g h i j k l")
+@example(text='" OR * NEAR( ) ^ - : AND NOT "" ' * 8)
+@example(text="ᦰ ᦰa aᦰ \u200b \x00 İı ǅ ß ﬁ ½ ²")
+async def test_any_inline_query_is_a_bounded_valid_fts5_query(store, text):
+    tokens = query_tokens(text)
+    assert len(tokens) <= MAX_QUERY_TOKENS == 8
+    expression = match_expression(tokens)
+    prefixes = [phrase for phrase in expression.split(" ") if phrase.endswith("*")]
+    assert all(len(phrase) >= len('"ab"*') for phrase in prefixes), "prefixes have 2 characters or more"
+    assert len(expression.split(" ")) == len(tokens) if tokens else expression == ""
+    if tokens:  # FTS5 itself accepts it: no syntax error, whatever the reader typed
+        await store.db.fetchall("SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?", (expression,))
+    page = await store.articles.find(text, limit=20)
+    assert page.total >= len(page.articles)
+
+
+async def test_a_search_over_its_budget_gets_a_short_answer_never_a_traceback(app, reader: Reader):
+    store = app.bot_data.store
+    for title, body, day in ARTICLES:
+        draft = make_draft(title=title, body=body, published=datetime(2024, 1, day, tzinfo=UTC), source="x")
+        await publish(store, draft)
+    assert "2 haber" in (await reader.says("/search cankiri")).plain
+    store.articles.limits = SearchLimits(steps=1)  # stopped by SQLite at its first step
+    with pytest.raises(SearchTooCostly):
+        await store.articles.search("cankiri", limit=5)
+    answer = (await reader.says("/search cankiri")).plain
+    assert "araması çok uzun sürer" in answer and "Daha az ya da daha uzun kelimelerle" in answer
+    assert (await inline(reader, "cankiri")).results == []
+    store.articles.limits = SearchLimits(seconds=0)  # no time at all: not even started
+    assert "araması çok uzun sürer" in (await reader.says("/search istanbul")).plain
+    store.articles.limits = SearchLimits()
+    assert "2 haber" in (await reader.says("/search cankiri")).plain, "the reader connections work as before"
+    assert len((await inline(reader, "istanbul")).results) == 3
+
+
+async def test_broad_searches_rank_the_newest_matches_and_say_so(app, reader: Reader, english_reader):
+    store = app.bot_data.store
+    for title, body, day in ARTICLES:
+        draft = make_draft(title=title, body=body, published=datetime(2024, 1, day, tzinfo=UTC), source="x")
+        await publish(store, draft)
+    store.articles.limits = SearchLimits(considered=2)  # 3 articles match "istanbul": only the newest 2
+    page = await store.articles.find("istanbul", limit=5)
+    assert [a.title for a in page.articles] == [
+        "İSTANBUL BOĞAZI GEMİ TRAFİĞİNE KAPANDI",  # headline match first
+        "Diaspora organizations issued a statement",
+    ]
+    assert page.total == 2 and page.more
+    assert await store.articles.search("istanbul", limit=5, offset=2) == [], "no pages past them"
+    assert await store.articles.count_matches("istanbul") == 2
+    page = await store.articles.find("cankiri", limit=1)
+    assert page.total == 2 and not page.more and len(page.articles) == 1
+    answer = (await reader.says("/search istanbul")).plain
+    assert "“istanbul” için 2+ haber · en yeni 2 haberin en iyi 2 tanesi" in answer, answer
+    answer = (await english_reader.says("/search istanbul")).plain
+    assert "2+ articles for “istanbul” · the best 2 of the newest 2" in answer, answer
+
+
+async def test_a_stopped_search_leaves_its_reader_as_it_was(store):
+    with pytest.raises(TooMuchWork):
+        async with store.db.bounded_reads(steps=1, seconds=10) as reads:
+            await reads.fetchall("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'istanbul*'")
+    for _ in range(4):  # every reader in the pool, several times: no progress handler stops them now
+        assert await store.db.fetchval("SELECT count(*) FROM articles a, articles b, articles c") == 125
+    async with store.db.bounded_reads(steps=1_000_000, seconds=10) as reads:
+        assert (await reads.fetchall("SELECT count(*) FROM articles"))[0][0] == len(ARTICLES)
+
+
+async def test_the_prefix_index_is_added_to_an_older_database(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.create_function("newsbot_text_key", 2, text_key, deterministic=True)
+        old.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT '')"
+        )
+        for version, name, script in available_migrations():
+            if version < 10:
+                for statement in split_statements(script):
+                    old.execute(statement)
+                old.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name))
+        for title, body, day in ARTICLES:
+            row = old.execute(
+                "INSERT INTO articles (title, body, published_at, source) VALUES (?, ?, ?, 'import')",
+                (title, body, f"2024-01-0{day}T00:00:00+00:00"),
+            )
+            old.execute(
+                "INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
+                (row.lastrowid, fold_for_index(title), fold_for_index(body)),
+            )
+    store = await Store.open(path)
+    schema = await store.db.fetchval("SELECT sql FROM sqlite_master WHERE name = 'articles_fts'")
+    assert "prefix = '2 3'" in schema
+    leftovers = "SELECT count(*) FROM sqlite_master WHERE name LIKE 'articles_fts_old%'"
+    assert await store.db.fetchval(leftovers) == 0
+    await store.db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+    assert await found(store, "cankiri") == [
+        "Çankırı'da kar yağışı yolları kapattı",
+        "Ankara'da yeni köprü",
+    ], "the folded text came along, ranking as before"
+    assert len(await found(store, "is")) == 3, "2-letter prefixes from the index"
+    await store.db.execute("DELETE FROM articles WHERE title LIKE 'Ankara%'")
+    assert await found(store, "cankiri") == ["Çankırı'da kar yağışı yolları kapattı"], "the trigger works"
+    assert await store.db.fetchval("SELECT count(*) FROM articles_fts") == len(ARTICLES) - 1
+    draft = make_draft(title="Kars'ta kar", body="Yeni.", published=datetime(2024, 2, 1), source="x")
+    await publish(store, draft)
+    assert await found(store, "kars") == ["Kars'ta kar"], "new articles are indexed as before"
+    await store.close()

@@ -204,8 +204,9 @@ async def test_a_429_met_by_a_reply_reaches_the_chart(app, admin: Reader, telegr
 async def test_the_broadcast_in_progress_and_how_far_it_got(tmp_path):
     store = await Store.open(tmp_path / "newsbot.db")
     try:
-        await store.db.executemany(
-            "INSERT INTO chats (chat_id, subscribed) VALUES (?, 1)", [(i,) for i in range(1, 11)]
+        await store.db.executemany(  # Turkish readers: the (Turkish) article is routed to every one of them
+            "INSERT INTO chats (chat_id, subscribed, language_code) VALUES (?, 1, 'tr')",
+            [(i,) for i in range(1, 11)],
         )
         assert await store.stats.broadcasts_in_progress(3) == []
         article = await publish_article(store, "Seçim sonuçları")

@@ -113,6 +113,7 @@ class BotApi:
         self._path = parts.path.rstrip("/")
         host_header = parts.netloc.rsplit("@", 1)[-1]
         self._head = f"Host: {host_header}\r\nContent-Type: application/json\r\nContent-Length: "
+        self._host_header = host_header
         self._idle: deque[_Connection] = deque()
         self._open = 0
         self._limit = asyncio.Semaphore(max_connections)
@@ -120,10 +121,16 @@ class BotApi:
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
 
-    async def call(self, method: str, body: bytes, timeout: float = 10.0) -> Any:
-        """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise."""
-        status, answer = await self.post(method, body, timeout)
-        if status == 200:  # the common case, without decoding the whole message
+    async def call(
+        self, method: str, body: bytes, timeout: float = 10.0, *, content_type: str | None = None
+    ) -> Any:
+        """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise.
+
+        With another `content_type` (a multipart photo upload) the whole result is decoded, since the
+        caller needs more than the message id (the photo's file_id).
+        """
+        status, answer = await self.post(method, body, timeout, content_type=content_type)
+        if status == 200 and content_type is None:  # the common case, without decoding the whole message
             match = _SENT.match(answer)
             if match is not None:
                 return {"message_id": int(match.group(1))}
@@ -137,9 +144,16 @@ class BotApi:
             return data.get("result")
         raise ApiError(status, str(data.get("description") or f"HTTP {status}"), data.get("parameters"))
 
-    async def post(self, method: str, body: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    async def post(
+        self, method: str, body: bytes, timeout: float = 10.0, *, content_type: str | None = None
+    ) -> tuple[int, bytes]:
         """One POST: (HTTP status, body). Raises TransportError when there is no answer in time."""
-        request = f"POST {self._path}/{method} HTTP/1.1\r\n{self._head}{len(body)}\r\n\r\n".encode() + body
+        head = (
+            self._head
+            if content_type is None
+            else f"Host: {self._host_header}\r\nContent-Type: {content_type}\r\nContent-Length: "
+        )
+        request = f"POST {self._path}/{method} HTTP/1.1\r\n{head}{len(body)}\r\n\r\n".encode() + body
         async with self._limit:
             connection = await self._connection()
             loop = asyncio.get_running_loop()

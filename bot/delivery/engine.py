@@ -12,7 +12,8 @@ How it works
   died are re-queued when the engine starts.
 * A bounded pool of senders (`concurrency`) sends through the application's rate limiter with broadcast
   priority (readers' replies always go first) over the lean Bot API client (bot/delivery/botapi.py); the
-  message body is rendered and JSON-encoded once per (kind, ref, language), only the chat id changes.
+  message body is rendered and JSON-encoded once per (kind, ref, language, followed phrase named), only
+  the chat id changes (and disable_notification for a silent delivery).
 * Outcomes are committed in groups: a commit waits up to 20 ms (or for 64 outcomes) and those completing
   meanwhile or during a commit share it. A sender's slot is freed only after its outcome is committed.
   A kill -9 loses nothing: claimed rows go back to the queue at the next start, and only sends in flight
@@ -43,15 +44,19 @@ from typing import Any
 from bot.delivery.botapi import ApiError, BotApi, TransportError
 from bot.delivery.outcomes import GroupCommit
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.photos import ArticlePhotos, PhotoRefused, multipart, refuses_photo
+from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
-from bot.views import RenderedMessage, render_article
+from bot.views import LeadPhoto, RenderedMessage, render_article, section_keyboard, with_buttons
 from storage import Store
 from storage.database import StorageError
 from storage.models import DeliveryOutcome, DueDelivery
 
 log = logging.getLogger(__name__)
 
-BroadcastRenderer = Callable[[str, str], Awaitable[RenderedMessage | None]]
+# render(ref, lang) -> message, or None if there is nothing to send; a delivery that a followed phrase
+# brought is rendered with render(ref, lang, matched=phrase) (only the article renderer sees those).
+BroadcastRenderer = Callable[..., Awaitable[RenderedMessage | None]]
 OperatorNotice = Callable[[str, float], Awaitable[None]]
 DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_write_forbidden")
 TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
@@ -89,9 +94,12 @@ class _Prepared:
 
     head: bytes
     tail: bytes
+    photo: LeadPhoto | None = None  # an article's lead photo: sendPhoto with its caption, else the text
+    photo_parameters: dict[str, Any] | None = None  # caption, parse mode, buttons for sendPhoto
 
-    def body(self, chat_id: int) -> bytes:
-        return self.head + str(chat_id).encode() + self.tail
+    def body(self, chat_id: int, silent: bool = False) -> bytes:
+        quiet = b',"disable_notification":true' if silent else b""
+        return self.head + str(chat_id).encode() + quiet + self.tail
 
 
 class _Halted(Exception):
@@ -110,18 +118,25 @@ class DeliveryEngine:
         options: DeliveryOptions | None = None,
         *,
         notify_operators: OperatorNotice | None = None,
+        clock: Callable[[], float] = time.time,
+        photos: ArticlePhotos | None = None,
     ) -> None:
-        """Nothing runs until start(); the article renderer is registered by default."""
+        """Nothing runs until start(); the article renderer is registered by default.
+
+        `clock` (unix time) is the fill moment readers' quiet hours are judged at; tests move it.
+        """
         self.api = api
+        self._clock = clock
         self.limiter = limiter
         self.store = store
         self.options = options or DeliveryOptions()
+        self.photos = photos  # lead photos: downloaded and uploaded once per article (bot/photos/)
         self.owner = f"engine-{uuid.uuid4().hex[:12]}"
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
-        self._messages: OrderedDict[tuple[str, str, str], tuple[float, asyncio.Future[_Prepared | None]]] = (
-            OrderedDict()
-        )
+        self._messages: OrderedDict[
+            tuple[str, str, str, str | None], tuple[float, asyncio.Future[_Prepared | None]]
+        ] = OrderedDict()
         self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
         self._groups_inflight = 0
         self._deferred = False
@@ -240,7 +255,7 @@ class DeliveryEngine:
         while True:
             self._fill_wake.clear()
             for broadcast_id in await self.store.outbox.filling():
-                while not await self.store.outbox.fill(broadcast_id):
+                while not await self.store.outbox.fill(broadcast_id, minute=minute_of_day(self._clock())):
                     await asyncio.sleep(0)  # let claims, outcomes and readers' writes in between chunks
                 self._wake.set()
             with contextlib.suppress(TimeoutError):
@@ -377,7 +392,7 @@ class DeliveryEngine:
         """Send until there is an outcome to record; None when the claim was handed on (migration)."""
         bid, chat_id = delivery.broadcast_id, delivery.chat_id
         try:
-            message = await self._message(delivery.kind, delivery.ref, _language(delivery))
+            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
         except Exception as error:
             log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
             return self._transient(delivery, chat_id, f"render: {error}")
@@ -385,14 +400,12 @@ class DeliveryEngine:
             return DeliveryOutcome(
                 bid, chat_id, "failed", f"nothing to send for {delivery.kind} {delivery.ref}"
             )
-        paid = self.options.paid
         flood_waits = 0
         while True:
             if not self._sending.is_set():
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
-            await self.limiter.acquire(chat_id, reader=False, paid=paid)
             try:
-                await self.api.call("sendMessage", message.body(chat_id), self.options.send_timeout)
+                await self._send(message, chat_id, delivery.silent)
                 return DeliveryOutcome(bid, chat_id, "sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
@@ -407,6 +420,56 @@ class DeliveryEngine:
                         bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
                     )
                 return verdict
+
+    async def _send(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+        """One send within the limiter: the lead photo when the message has a usable one, else the text."""
+        if message.photo is not None and self.photos is not None:
+            sent = await self._send_photo(message, chat_id, silent)
+            if sent is not None:
+                return sent
+        await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+        return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
+
+    async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+        """sendPhoto by file_id, or the article's one upload; None when the text must go instead."""
+        assert message.photo is not None and self.photos is not None
+        parameters: dict[str, Any] = {"chat_id": chat_id, **(message.photo_parameters or {})}
+        if silent:
+            parameters["disable_notification"] = True
+        timeout = self.options.send_timeout
+
+        async def acquire() -> None:
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+
+        async def by_file_id(file_id: str) -> Any:
+            body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
+            try:
+                return await self.api.call("sendPhoto", body, timeout)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+
+        async def upload(picture: Any) -> tuple[Any, str]:
+            fields = {
+                key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                for key, value in parameters.items()
+            }
+            body, content_type = multipart(
+                fields, "photo", picture.filename, picture.data, picture.content_type
+            )
+            try:
+                result = await self.api.call("sendPhoto", body, max(timeout, 60.0), content_type=content_type)
+            except ApiError as error:
+                if refuses_photo(error.status, error.description):
+                    raise PhotoRefused(error.description) from None
+                raise
+            sizes = result.get("photo") if isinstance(result, dict) else None
+            if not sizes or not isinstance(sizes[-1], dict) or not sizes[-1].get("file_id"):
+                raise PhotoRefused("no photo sizes in the answer")
+            return result, str(sizes[-1]["file_id"])
+
+        return await self.photos.send(message.photo, by_file_id=by_file_id, upload=upload, acquire=acquire)
 
     async def _judge(self, delivery: DueDelivery, chat_id: int, error: ApiError) -> Any:
         """What an error answer means for this delivery: an outcome, None (handed on) or "again"."""
@@ -495,9 +558,9 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    async def _message(self, kind: str, ref: str, lang: str) -> _Prepared | None:
-        """The message for (kind, ref, lang), rendered once and shared by every sender."""
-        key = (kind, ref, lang)
+    async def _message(self, kind: str, ref: str, lang: str, matched: str | None = None) -> _Prepared | None:
+        """The message for (kind, ref, lang, matched), rendered once and shared by every sender."""
+        key = (kind, ref, lang, matched)
         loop = asyncio.get_running_loop()
         cached = self._messages.get(key)
         future = (
@@ -506,10 +569,14 @@ class DeliveryEngine:
         if future is None:
             future = loop.create_future()
             self._messages[key] = (loop.time(), future)
-            while len(self._messages) > 256:
+            while len(self._messages) > 1024:
                 self._messages.popitem(last=False)
+            render = self._renderers[kind]
             try:
-                future.set_result(self._prepare(await self._renderers[kind](ref, lang)))
+                rendered = await (
+                    render(ref, lang) if matched is None else render(ref, lang, matched=matched)
+                )
+                future.set_result(self._prepare(rendered))
             except Exception as error:
                 self._messages.pop(key, None)
                 future.set_exception(error)
@@ -533,7 +600,20 @@ class DeliveryEngine:
         if self.options.paid:
             parameters["allow_paid_broadcast"] = True
         rest = json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()
-        return _Prepared(b'{"chat_id":', b"," + rest[1:])
+        prepared = _Prepared(b'{"chat_id":', b"," + rest[1:])
+        if message.photo is not None:
+            prepared.photo, prepared.photo_parameters = message.photo, self._photo_parameters(message)
+        return prepared
+
+    def _photo_parameters(self, message: RenderedMessage) -> dict[str, Any]:
+        """sendPhoto's parameters but the chat and the picture: the caption and the same buttons."""
+        assert message.photo is not None
+        parameters: dict[str, Any] = {"caption": message.photo.caption, "parse_mode": "HTML"}
+        if message.reply_markup is not None:
+            parameters["reply_markup"] = message.reply_markup.to_dict()
+        if self.options.paid:
+            parameters["allow_paid_broadcast"] = True
+        return parameters
 
     # ------------------------------------------------------------------ progress
 
@@ -575,11 +655,22 @@ class DeliveryEngine:
 
 
 def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
-    """Broadcast kind "article": ref is the article id; a deleted article renders to None."""
+    """Broadcast kind "article": ref is the article id; a deleted article renders to None.
 
-    async def render(ref: str, lang: str) -> RenderedMessage | None:
+    Besides Read and Share, a pushed article has "🔕 <section>" (callback "mute:<section id>"); one that a
+    followed phrase brought says so.
+    """
+
+    async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
         article = await store.articles.get(int(ref)) if ref.isdigit() else None
-        return None if article is None else render_article(renderer, lang, article)
+        if article is None:
+            return None
+        message = render_article(renderer, lang, article, matched=matched)
+        route = await store.routing.article_route(article.id)
+        if route is None:
+            return message
+        label = route.section_tr if lang == "tr" else route.section_en
+        return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
 
     return render
 

@@ -8,6 +8,7 @@ choice itself, not a position in a list, so pressing an old button does what it 
   cfg:f:x:<follow key>                                   stop following a phrase
   cfg:d:T:off | cfg:d:T:0800.1830                        digest times
   cfg:q:Q:off | cfg:q:Q:2200-0700                        quiet hours
+  cfg:m:W:1 | cfg:m:W:0                                  the morning forecast with the map, or text only
 Under pushed articles: "mute:<section id>" and its undo "unmute:<section id>".
 """
 
@@ -42,6 +43,7 @@ _DATA = re.compile(
     rf"|x:(?P<follow>[0-9a-f]{{10}})"
     rf"|T:(?P<digest>off|{_HHMM}(?:\.{_HHMM}){{0,{MAX_DIGEST_TIMES - 1}}})"
     rf"|Q:(?P<quiet>off|{_HHMM}-{_HHMM})"
+    rf"|W:(?P<weather_map>[01])"
     rf"))?"
 )
 _MUTE_DATA = re.compile(rf"(mute|unmute):({_SECTION_ID})")
@@ -52,7 +54,7 @@ class PanelAction:
     """A press on the settings message: the screen to show afterwards and the change to make, if any."""
 
     screen: str  # a key of SCREENS
-    kind: str | None = None  # languages | mute | unmute | all_on | unfollow | digest | quiet
+    kind: str | None = None  # languages | mute | unmute | all_on | unfollow | digest | quiet | weather_map
     value: Any = None
 
     @property
@@ -83,6 +85,8 @@ def parse_panel_data(data: str | None) -> PanelAction | None:
         minutes = _minutes(match["digest"].split(".")) if match["digest"] != "off" else ()
         minutes = None if minutes is None else tuple(sorted(set(minutes)))
         return PanelAction(screen, "digest", minutes) if screen == "d" and minutes is not None else None
+    if match["weather_map"]:
+        return PanelAction(screen, "weather_map", match["weather_map"] == "1") if screen == "m" else None
     if match["quiet"]:
         if match["quiet"] == "off":
             return PanelAction(screen, "quiet", None) if screen == "q" else None
@@ -118,6 +122,8 @@ async def apply(service: ReaderService, chat_id: int, action: PanelAction) -> bo
         await service.set_digest(chat_id, action.value)
     elif action.kind == "quiet":
         await service.set_quiet(chat_id, *(action.value or (None, None)))
+    elif action.kind == "weather_map":
+        await service.set_weather_map(chat_id, action.value)
     return True
 
 
@@ -175,6 +181,7 @@ def _keyboard(renderer: Renderer, lang: str, name: str, panel: Panel) -> list[li
             languages,
             [button("settings_sections", "s"), button("settings_follows", "f")],
             [button("settings_digest", "d"), button("settings_quiet", "q")],
+            [button("settings_weather_map", f"m:W:{0 if choices.weather_map else 1}", choices.weather_map)],
         ]
     if name == "s":
         toggles = [

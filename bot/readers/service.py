@@ -47,6 +47,7 @@ class ReaderService:
 
     def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
         self._readers = store.readers
+        self._maps = store.maps
         self._clock = clock
 
     async def panel(self, chat_id: int) -> Panel | None:
@@ -55,6 +56,10 @@ class ReaderService:
         if choices is None:
             return None
         return Panel(choices, tuple(await self._readers.sections()))
+
+    async def set_weather_map(self, chat_id: int, on: bool) -> None:
+        """The morning forecast with or without the map (the same choice as /weathermap)."""
+        await self._maps.set_wants_map(chat_id, on)
 
     async def sections(self) -> list[Section]:
         """The sections that exist."""

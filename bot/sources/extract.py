@@ -13,6 +13,7 @@ import trafilatura
 from lxml import etree
 from trafilatura.utils import decode_file
 
+from bot.sources.images import page_image
 from bot.sources.links import fold_text
 from bot.text import MAX_BODY_CHARS, MAX_TITLE_CHARS, clip
 
@@ -93,6 +94,7 @@ class ExtractedArticle:
     published: dt.date | None
     text: str
     url: str | None
+    image_url: str | None = None  # og:image / twitter:image
 
 
 def clean_text(text: str) -> str:
@@ -315,4 +317,6 @@ def extract_article(
 
     published = _metadata_date(doc.date) or _find_visible_date(_visible_lines(tree), title)
     title, body = clip(title, MAX_TITLE_CHARS), clip(body, MAX_BODY_CHARS)
-    return ExtractedArticle(title=title, published=published, text=body, url=url or doc.url or None)
+    url = url or doc.url or None
+    image = page_image(tree, url)
+    return ExtractedArticle(title=title, published=published, text=body, url=url, image_url=image)

@@ -18,6 +18,7 @@ from xml.parsers import expat
 import feedparser
 from feedparser.encodings import convert_to_utf8
 
+from bot.sources.images import feed_image
 from bot.text import MAX_BODY_CHARS, MAX_TITLE_CHARS, clip
 
 __all__ = ["FeedEntry", "FeedParseError", "ParsedFeed", "html_to_text", "parse_feed"]
@@ -59,6 +60,7 @@ class FeedEntry:
     title: str
     summary: str
     published: dt.datetime | None
+    image_url: str | None = None  # media:content, media:thumbnail or an image enclosure
 
 
 @dataclass
@@ -269,7 +271,14 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
     if not summary and raw.get("content"):
         summary = raw["content"][0].get("value", "")
     summary = clip(html_to_text(summary), MAX_BODY_CHARS)
-    return FeedEntry(guid=guid, link=link, title=title, summary=summary, published=_to_datetime(raw))
+    return FeedEntry(
+        guid=guid,
+        link=link,
+        title=title,
+        summary=summary,
+        published=_to_datetime(raw),
+        image_url=feed_image(raw, base_url),
+    )
 
 
 def _describe(exc: object) -> str | None:

@@ -1,0 +1,6 @@
+-- Issue 12: lead photos. The image an article leads with (from its feed item or its page), Telegram's
+-- file_id once it was uploaded (every later send reuses it, also after a restart), and why it could not be
+-- used (fetch failed, not an image, too big, Telegram refused it): then the article goes out as text.
+ALTER TABLE articles ADD COLUMN image_url TEXT;
+ALTER TABLE articles ADD COLUMN photo_file_id TEXT;
+ALTER TABLE articles ADD COLUMN photo_error TEXT;
