@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-# /search on PostgreSQL: every word a prefix, all required; the headline (weight A) counts twice the body
-# (weight B), as bm25(articles_fts, 2.0, 1.0) weighs them on SQLite; then the newest first.
-SEARCH_SQL = (
-    "SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid "
-    "WHERE f.document @@ to_tsquery('simple', $1) "
-    "ORDER BY ts_rank('{0, 0, 0.5, 1}', f.document, to_tsquery('simple', $1)) DESC, "
-    "a.published_at DESC, a.id DESC LIMIT $2 OFFSET $3"
+from storage.fulltext import MIN_PREFIX_CHARS
+
+# The matching half of storage/articles.py's search on PostgreSQL: the newest `$2` articles holding every
+# word, newest first, read from the GIN index. (Ranking them, headline matches first, is still SQLite's
+# alone: storage/articles.py counts headline hits with FTS5's highlight(); its PostgreSQL form comes with
+# the backend switch.)
+MATCH_SQL = (
+    "SELECT rowid AS id FROM articles_fts WHERE document @@ to_tsquery('simple', $1) "
+    "ORDER BY rowid DESC LIMIT $2"
 )
-COUNT_SQL = "SELECT count(*) FROM articles_fts WHERE document @@ to_tsquery('simple', $1)"
 
 
 def tsquery(tokens: list[str]) -> str:
-    """Every token (storage/fulltext.py query_tokens: folded, letters and digits only) as a quoted prefix.
+    """Every token (query_tokens: folded) quoted, all required, prefixes from 2 characters.
 
-    Quoting keeps any character from being read as tsquery syntax; the AND of all of them is FTS5's
-    implicit AND of `"token"*` strings.
+    Quoting keeps any character from being read as tsquery syntax: the same all-words query as FTS5's
+    `"token"*` strings (storage/fulltext.py match_expression), a one-letter word matching only itself.
     """
-    return " & ".join("'" + token.replace("\\", "\\\\").replace("'", "''") + "':*" for token in tokens)
+    return " & ".join(_lexeme(token) for token in tokens)
+
+
+def _lexeme(token: str) -> str:
+    quoted = "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
+    return quoted + ":*" if len(token) >= MIN_PREFIX_CHARS else quoted
