@@ -138,7 +138,6 @@ async def _post_init(application: Application) -> None:
         services.renderer,
         DeliveryOptions(
             paid=settings.paid_broadcast,
-            rate=1000 if settings.paid_broadcast else settings.broadcast_rate,
         ),
         notify_operators=operator_notice(
             application.bot, services.store, services.renderer, settings.admin_ids

@@ -8,12 +8,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from bot.logsafe import configure_logging
+from bot.arguments import ArticleOptions, parse_language_option
+from bot.logsafe import configure_logging, redact
+from bot.news.sections import SECTION_LABEL_MAX, SectionLabel, parse_section_label, shown
 from bot.settings import Settings, SettingsError
+from bot.sources.links import http_url_parts
 from storage.database import Database, StorageError, backup_database
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 TOKEN_HINT = (
     "newsbot: TELEGRAM_BOT_TOKEN is not set. Talk to @BotFather in Telegram (https://t.me/BotFather), "
@@ -32,8 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     quiet_command = args.command != "run" and settings.log_level == "INFO"
     configure_logging("WARNING" if quiet_command else settings.log_level, settings.token)
-    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    # Extraction libraries log every page they cannot read at ERROR ("empty HTML tree"); the importer and
+    # the feed poller already give one line per page with the reason, so these say nothing more.
+    for noisy in ("trafilatura", "htmldate", "courlan", "charset_normalizer", "justext"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         return args.handler(settings, args)
     except StorageError as error:  # a broken, foreign or newer database file, a full disk: one line
@@ -41,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # anything else: one line, never a traceback that may carry the token
+        reason = f"{type(error).__name__}: {redact(' '.join(str(error).split()))}"
+        logging.getLogger(__name__).error("newsbot %s stopped: %s", args.command, reason)
+        return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,16 +64,30 @@ def _parser() -> argparse.ArgumentParser:
 
     importer = commands.add_parser("import", help="add articles from HTML pages (files or http(s) URLs)")
     importer.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+    importer.add_argument(
+        "--language", type=_language, help="the articles' language, e.g. en (default: the page's)"
+    )
+    importer.add_argument("--section", type=_section, help='their section: "Ekonomi/Economy" or one label')
+    importer.add_argument("--breaking", action="store_true", default=None, help="breaking news")
     importer.set_defaults(handler=_import)
 
     feed = commands.add_parser("feed", help="manage the RSS/Atom feeds the bot polls")
     feed_commands = feed.add_subparsers(dest="feed_command", required=True, metavar="ACTION")
-    feed_add = feed_commands.add_parser("add", help="add a feed and fetch it once (backlog not pushed)")
-    feed_add.add_argument("url", metavar="URL")
-    feed_add.set_defaults(handler=_feed)
-    feed_commands.add_parser("list", help="URL, title, last fetch, article count, last error").set_defaults(
-        handler=_feed
+    feed_add = feed_commands.add_parser(
+        "add", help="add a feed and fetch it once (backlog not pushed); for a listed feed, change its options"
     )
+    feed_add.add_argument("url", metavar="URL")
+    feed_add.add_argument(
+        "--language", type=_feed_language, help="its articles' language, e.g. en; auto: the feed's or page's"
+    )
+    feed_add.add_argument("--section", type=_section, help='its section: "Ekonomi/Economy" or one label')
+    feed_add.add_argument(
+        "--breaking", action=argparse.BooleanOptionalAction, default=None, help="a breaking-news feed"
+    )
+    feed_add.set_defaults(handler=_feed)
+    feed_commands.add_parser(
+        "list", help="URL, title, language, section, breaking, last fetch, article count, last error"
+    ).set_defaults(handler=_feed)
     feed_remove = feed_commands.add_parser("remove", help="stop polling a feed (its articles stay)")
     feed_remove.add_argument("url", metavar="URL")
     feed_remove.set_defaults(handler=_feed)
@@ -83,6 +106,36 @@ def _port(value: str) -> int:
     return port
 
 
+def _language(value: str) -> str:
+    language = parse_language_option(value, allow_auto=False)
+    if language is None:
+        raise argparse.ArgumentTypeError(f"expected a language code such as tr or en, got {shown(value)!r}")
+    return language
+
+
+def _feed_language(value: str) -> str:
+    language = parse_language_option(value, allow_auto=True)
+    if language is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a language code such as tr or en, or auto, got {shown(value)!r}"
+        )
+    return language
+
+
+def _section(value: str) -> SectionLabel:
+    label = parse_section_label(value)
+    if label is None:
+        raise argparse.ArgumentTypeError(
+            f'expected "Türkçe/English" or one label, up to {SECTION_LABEL_MAX} characters each, '
+            f"got {shown(value)!r}"
+        )
+    return label
+
+
+def _options(args: argparse.Namespace) -> ArticleOptions:
+    return ArticleOptions(args.language, args.section, args.breaking)
+
+
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.token:
         print(TOKEN_HINT, file=sys.stderr)
@@ -90,9 +143,10 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import ALLOWED_UPDATES, build_application
 
     if args.webhook_url:
-        parts = urlsplit(args.webhook_url)
-        if parts.scheme != "https" or not parts.netloc:
-            print(f"newsbot: --webhook-url must be an https URL, got {args.webhook_url!r}", file=sys.stderr)
+        parts = http_url_parts(args.webhook_url)
+        if parts is None or parts.scheme.lower() != "https":
+            shown = redact(args.webhook_url)[:200]
+            print(f"newsbot: --webhook-url must be an https URL, got {shown!r}", file=sys.stderr)
             return EXIT_CONFIG
     asyncio.run(_check_database(settings.db_path))  # before Telegram: a bad file is one line, not a traceback
     application = build_application(settings)
@@ -135,7 +189,9 @@ def _size(size: int) -> str:
 def _import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.importer import import_pages
 
-    failures = asyncio.run(import_pages(settings, args.sources, out=sys.stdout, err=sys.stderr))
+    failures = asyncio.run(
+        import_pages(settings, args.sources, out=sys.stdout, err=sys.stderr, options=_options(args))
+    )
     return 1 if failures else 0
 
 
@@ -144,7 +200,9 @@ def _feed(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.getLogger("bot.ingest").setLevel(logging.ERROR)  # the one-line result already says why
     if args.feed_command == "add":
-        return asyncio.run(feed_commands.add_feed(settings, args.url, out=sys.stdout, err=sys.stderr))
+        return asyncio.run(
+            feed_commands.add_feed(settings, args.url, _options(args), out=sys.stdout, err=sys.stderr)
+        )
     if args.feed_command == "remove":
         return asyncio.run(feed_commands.remove_feed(settings, args.url, out=sys.stdout, err=sys.stderr))
     return asyncio.run(feed_commands.list_feeds(settings, out=sys.stdout))

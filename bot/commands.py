@@ -45,6 +45,9 @@ COMMANDS: tuple[CommandInfo, ...] = (
     CommandInfo("invite"),
     CommandInfo("feeds", admin=True),
     CommandInfo("post", admin=True),
+    CommandInfo("edit", admin=True),
+    CommandInfo("retract", admin=True),
+    CommandInfo("cancel", admin=True),
     CommandInfo("stats", admin=True),
 )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from bot.clock import as_utc, utc_now
+from bot.news.languages import first_language
 from bot.sources.extract import ExtractedArticle
 from bot.sources.links import normalize_url
 from bot.text import normalize_text
@@ -44,6 +45,9 @@ def make_draft(
     source: str,
     url: str | None = None,
     guid: str | None = None,
+    language: str | None = None,
+    section_id: int = 1,
+    breaking: bool = False,
 ) -> ArticleDraft:
     """Compute every key that later copies of the same article will be recognised by."""
     keys = article_keys(title=title, body=body, url=url, guid=guid)
@@ -56,11 +60,22 @@ def make_draft(
         url_key=keys.url_key,
         guid=keys.guid,
         content_hash=keys.content_hash,
+        language=first_language(language),
+        section_id=section_id,
+        breaking=breaking,
     )
 
 
-def draft_from_page(extracted: ExtractedArticle, *, source: str, guid: str | None = None) -> ArticleDraft:
-    """A page extracted by trafilatura becomes a draft (with its og:image as the lead photo)."""
+def draft_from_page(
+    extracted: ExtractedArticle,
+    *,
+    source: str,
+    guid: str | None = None,
+    language: str | None = None,
+    section_id: int = 1,
+    breaking: bool = False,
+) -> ArticleDraft:
+    """A page becomes a draft: its og:image is the lead photo; the operator's language beats the page's."""
     draft = make_draft(
         title=extracted.title,
         body=extracted.text,
@@ -68,5 +83,8 @@ def draft_from_page(extracted: ExtractedArticle, *, source: str, guid: str | Non
         source=source,
         url=extracted.url,
         guid=guid,
+        language=first_language(language, extracted.language),
+        section_id=section_id,
+        breaking=breaking,
     )
     return replace(draft, image_url=extracted.image_url)

@@ -5,17 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.arguments import ArticleOptions
 from bot.clock import in_istanbul
 from bot.ingest import FeedPoller, IngestLimits, feed_key
+from bot.news.sections import section_name
 from bot.settings import Settings
 from storage import Store
+from storage.models import Feed, Section
+from storage.sections import GENERAL
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 
 
-async def add_feed(settings: Settings, url: str, *, out: TextIO, err: TextIO) -> int:
-    """Add a feed and fetch it once (silently); a failed fetch still adds it and says why."""
+async def add_feed(
+    settings: Settings, url: str, options: ArticleOptions | None = None, *, out: TextIO, err: TextIO
+) -> int:
+    """Add a feed and fetch it once (silently); a failed fetch still adds it and says why.
+
+    A feed already listed keeps everything, except the options given this time (`--language auto`
+    goes back to detection, `--no-breaking` clears the mark); it answers with all its options.
+    """
     key = feed_key(url)
     if key is None:
         print(f"error: {url}: not an http(s) URL", file=err)
@@ -25,23 +35,46 @@ async def add_feed(settings: Settings, url: str, *, out: TextIO, err: TextIO) ->
     session = FeedPoller.open_session(limits, settings.fetch_allow)
     try:
         poller = FeedPoller(store, session, interval=settings.feed_interval, limits=limits)
-        added = await poller.add_feed(url, key)
+        added = await poller.add_feed(url, key, options)
     finally:
         await session.close()
         await store.close()
-    if not added.created:
+    marks = _marks(added.feed, added.section)
+    if not added.created and options is not None and options.given:
+        verb = "updated" if added.changed else "unchanged"
+        print(f"{verb} {added.feed.url}: {_options(added.feed, added.section)}", file=out)
+    elif not added.created:
         print(f"already listed: {added.feed.url}", file=out)
     elif added.outcome is not None and added.outcome.error:
-        print(f"added {added.feed.url}", file=out)
+        print(f"added {added.feed.url}{marks}", file=out)
         print(f"warning: {added.feed.url}: first fetch failed: {added.outcome.error}", file=err)
     else:
         count = added.outcome.new_articles if added.outcome else 0
-        print(f"added {added.feed.url}: {count} articles stored (first fetch, not announced)", file=out)
+        stored = f"{count} articles stored (first fetch, not announced)"
+        print(f"added {added.feed.url}: {stored}{marks}", file=out)
     return EXIT_OK
 
 
+def _options(feed: Feed, section: Section | None) -> str:
+    """Every option of a feed, spelt out: `language en, section Ekonomi/Economy, breaking news`."""
+    return ", ".join(
+        (
+            f"language {feed.language or 'auto'}",
+            f"section {section_name(section) if section else feed.section_id}",
+            "breaking news" if feed.breaking else "not breaking news",
+        )
+    )
+
+
+def _marks(feed: Feed, section: Section | None) -> str:
+    """` [en · Ekonomi/Economy · breaking]`: a new feed's options beyond the defaults."""
+    named = section_name(section) if section and feed.section_id != GENERAL else None
+    shown = " · ".join(mark for mark in (feed.language, named, feed.breaking and "breaking") if mark)
+    return f" [{shown}]" if shown else ""
+
+
 async def list_feeds(settings: Settings, *, out: TextIO) -> int:
-    """URL, title, last fetch, last error and article count of every feed, tab-separated."""
+    """URL, title, language, section, breaking mark, last fetch, article count, last error: tab-separated."""
     store = await Store.open(settings.db_path)
     try:
         statuses = await store.feeds.statuses()
@@ -50,7 +83,7 @@ async def list_feeds(settings: Settings, *, out: TextIO) -> int:
     if not statuses:
         print("no feeds; add one with: newsbot feed add URL", file=out)
         return EXIT_OK
-    print("URL\tTITLE\tLAST FETCH\tARTICLES\tLAST ERROR", file=out)
+    print("URL\tTITLE\tLANGUAGE\tSECTION\tBREAKING\tLAST FETCH\tARTICLES\tLAST ERROR", file=out)
     for status in statuses:
         feed = status.feed
         fetched = (
@@ -59,7 +92,12 @@ async def list_feeds(settings: Settings, *, out: TextIO) -> int:
             else "never"
         )
         title = " ".join((feed.title or "-").split())
-        print(f"{feed.url}\t{title}\t{fetched}\t{status.article_count}\t{feed.last_error or '-'}", file=out)
+        section = section_name(status.section) if status.section else str(feed.section_id)
+        options = f"{feed.language or 'auto'}\t{section}\t{'yes' if feed.breaking else 'no'}"
+        print(
+            f"{feed.url}\t{title}\t{options}\t{fetched}\t{status.article_count}\t{feed.last_error or '-'}",
+            file=out,
+        )
     return EXIT_OK
 
 

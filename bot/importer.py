@@ -8,13 +8,16 @@ from typing import TextIO
 
 import aiohttp
 
+from bot.arguments import ArticleOptions
 from bot.clock import in_istanbul
 from bot.drafts import draft_from_page
+from bot.news.options import article_marks, section_for
 from bot.publishing import publish
 from bot.settings import Settings
 from bot.sources.extract import ExtractionError, extract_article
 from bot.sources.fetch import FetchError, fetch, open_session
 from storage import Store
+from storage.sections import GENERAL
 
 MAX_PAGE_BYTES = 5_000_000
 
@@ -23,17 +26,33 @@ class ImportFailed(Exception):
     """A page that cannot become an article; the message is the one-line reason."""
 
 
-async def import_pages(settings: Settings, sources: Sequence[str], *, out: TextIO, err: TextIO) -> int:
+async def import_pages(
+    settings: Settings,
+    sources: Sequence[str],
+    *,
+    out: TextIO,
+    err: TextIO,
+    options: ArticleOptions | None = None,
+) -> int:
     """Import every source, report each, and return how many failed (the others still import)."""
+    options = options or ArticleOptions()
     failures = 0
     store = await Store.open(settings.db_path)
     try:
+        section = await section_for(store, options.section)
         async with open_session(settings.fetch_allow) as session:
             for source in sources:
                 try:
                     html, url = await _read(session, source)
                     extracted = extract_article(html, url)
-                    result = await publish(store, draft_from_page(extracted, source="import"))
+                    draft = draft_from_page(
+                        extracted,
+                        source="import",
+                        language=options.language,
+                        section_id=section.id if section else GENERAL,
+                        breaking=bool(options.breaking),
+                    )
+                    result = await publish(store, draft)
                 except (ImportFailed, ExtractionError, FetchError, OSError) as error:
                     failures += 1
                     print(f"error: {source}: {error}", file=err)
@@ -41,10 +60,12 @@ async def import_pages(settings: Settings, sources: Sequence[str], *, out: TextI
                 article = result.article
                 verb = "added" if result.created else "already stored as"
                 day = in_istanbul(article.published_at).date().isoformat()
-                print(f"{verb} #{article.id}: {article.title} ({day})", file=out)
+                marks = await article_marks(store, article)
+                print(f"{verb} #{article.id}: {article.title} ({day}){marks}", file=out)
     finally:
         await store.close()
     return failures
+
 
 
 async def _read(session: aiohttp.ClientSession, source: str) -> tuple[bytes, str | None]:

@@ -9,19 +9,23 @@ import re
 import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.arguments import ArticleOptions
+from bot.clock import utc_now
+from bot.corrections import correct, item_key
 from bot.drafts import ArticleKeys, article_keys, make_draft
+from bot.news.languages import first_language
+from bot.news.options import configure_feed
 from bot.publishing import publish
 from bot.sources.addresses import FetchAllow
 from bot.sources.extract import ExtractedArticle, ExtractionError, extract_article
 from bot.sources.feeds import FeedEntry, FeedParseError, parse_feed
 from bot.sources.fetch import FetchError, FetchTimeouts, fetch, open_session
-from bot.sources.links import normalize_url
+from bot.sources.links import http_url_parts, normalize_url
 from storage import Store
-from storage.models import ArticleDraft, Feed
+from storage.models import ArticleDraft, Feed, Section
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,8 @@ class FeedAdded:
     feed: Feed
     created: bool
     outcome: FeedOutcome | None
+    changed: bool = False  # a listed feed got new options
+    section: Section | None = None
 
 
 MAX_FEED_URL = 2048
@@ -73,11 +79,11 @@ def feed_key(url: str) -> str | None:
     if (
         not url.lower().startswith(("http://", "https://"))
         or len(url) > MAX_FEED_URL
-        or not urlsplit(url).hostname
+        or http_url_parts(url) is None  # "http://[abc", port 99999: not a URL, never a traceback
     ):
         return None
     key = normalize_url(url)
-    return key if key.lower().startswith(("http://", "https://")) else None
+    return key if key.lower().startswith(("http://", "https://")) and http_url_parts(key) else None
 
 
 def item_guid(feed_url_key: str, entry: FeedEntry) -> str | None:
@@ -159,11 +165,11 @@ class FeedPoller:
         log.info("feed poll: %d feeds, %d new articles, %d failed", len(feeds), fresh, failed)
         return list(outcomes)
 
-    async def add_feed(self, url: str, key: str) -> FeedAdded:
-        """List a feed and fetch it once right away (silently: its backlog is not announced)."""
-        feed, created = await self.store.feeds.add(url.strip(), key)
-        outcome = await self.poll(feed) if created else None
-        return FeedAdded(feed, created, outcome)
+    async def add_feed(self, url: str, key: str, options: ArticleOptions | None = None) -> FeedAdded:
+        """List a feed and fetch it once right away (silently); options given for a listed one change it."""
+        configured = await configure_feed(self.store, url.strip(), key, options or ArticleOptions())
+        outcome = await self.poll(configured.feed) if configured.created else None
+        return FeedAdded(configured.feed, configured.created, outcome, configured.changed, configured.section)
 
     async def _poll_bounded(self, feed: Feed) -> FeedOutcome:
         async with self._feeds:
@@ -216,10 +222,18 @@ class FeedPoller:
         if parsed.bozo_reason:
             log.info("feed %s is malformed but usable: %s", feed.url, parsed.bozo_reason)
         key = feed_key(feed.url) or feed.url
-        fresh = [e for e in parsed.entries[: limits.max_items_per_poll] if not await self._known(key, e)]
+        fresh: list[FeedEntry] = []
+        changed: list[tuple[int, FeedEntry]] = []  # items already published that their feed changed
+        for entry in parsed.entries[: limits.max_items_per_poll]:
+            if not await self._known(key, entry):
+                fresh.append(entry)
+            elif (article_id := await self._changed(feed, key, entry)) is not None:
+                changed.append((article_id, entry))
         # Feeds list newest first; announce oldest first so readers get the news in order.
         oldest_first = sorted(reversed(fresh), key=lambda e: e.published or _UNDATED)
-        drafts = [asyncio.ensure_future(self._draft(feed, key, entry)) for entry in oldest_first]
+        drafts = [
+            asyncio.ensure_future(self._draft(feed, key, entry, parsed.language)) for entry in oldest_first
+        ]
         created = 0
         try:  # pages load concurrently; publishing in order keeps what is done if the deadline strikes
             for draft in drafts:
@@ -227,6 +241,8 @@ class FeedPoller:
         finally:
             for draft in drafts:
                 draft.cancel()
+        for article_id, entry in changed:
+            await self._correct(feed, key, article_id, entry, parsed.language)
         await self.store.feeds.record_success(
             feed.id, now=started, title=parsed.title, etag=result.etag, last_modified=result.last_modified
         )
@@ -239,8 +255,41 @@ class FeedPoller:
             guid=keys.guid, url_key=keys.url_key, content_hash=keys.content_hash
         )
 
-    async def _draft(self, feed: Feed, key: str, entry: FeedEntry) -> ArticleDraft:
-        """The item with its page's full text, or with the feed's own summary when the page fails."""
+    async def _changed(self, feed: Feed, key: str, entry: FeedEntry) -> int | None:
+        """The article a known item (by guid or link) belongs to, if the feed changed the item since."""
+        keys = item_keys(key, entry)
+        if keys.guid is None and keys.url_key is None:
+            return None  # known by its text: a changed text is a new item
+        state = await self.store.articles.item_state(feed.id, guid=keys.guid, url_key=keys.url_key)
+        if state is None:
+            return None
+        article_id, stored = state
+        fingerprint = item_key(item_title(entry), entry.summary, entry.link)
+        if stored == fingerprint:
+            return None
+        if stored is None:  # stored before corrections were tracked: remember it as it is now
+            async with self.store.db.transaction() as tx:
+                await self.store.articles.set_item_key(tx, article_id, fingerprint)
+            return None
+        return article_id
+
+    async def _correct(
+        self, feed: Feed, key: str, article_id: int, entry: FeedEntry, feed_language: str | None
+    ) -> None:
+        """The item changed: take its new headline and text; readers' copies are edited if they differ."""
+        draft = await self._draft(feed, key, entry, feed_language)
+        result = await correct(self.store, article_id, draft.title, draft.body, utc_now())
+        async with self.store.db.transaction() as tx:
+            await self.store.articles.set_item_key(tx, article_id, draft.item_key or "")
+        if result.changed:
+            log.info("feed %s corrected article %d; %d copies to edit", feed.url, article_id, result.edits)
+
+    async def _draft(self, feed: Feed, key: str, entry: FeedEntry, feed_language: str | None) -> ArticleDraft:
+        """The item with its page's full text, or with the feed's own summary when the page fails.
+
+        Language: the operator's for this feed, else the item's or feed's own, else the page's, else
+        None (NEWSBOT_DEFAULT_LANGUAGE); section and breaking mark are the feed's.
+        """
         page = await self._page(entry.link) if entry.link else None
         title = (page.title if page else "") or item_title(entry)
         draft = make_draft(
@@ -250,9 +299,13 @@ class FeedPoller:
             source="feed",
             url=entry.link,
             guid=item_guid(key, entry),
+            language=first_language(feed.language, entry.language, feed_language, page and page.language),
+            section_id=feed.section_id,
+            breaking=feed.breaking,
         )
         image_url = entry.image_url or (page.image_url if page else None)
-        return replace(draft, feed_id=feed.id, image_url=image_url)
+        fingerprint = item_key(item_title(entry), entry.summary, entry.link)
+        return replace(draft, feed_id=feed.id, image_url=image_url, item_key=fingerprint)
 
     async def _page(self, url: str) -> ExtractedArticle | None:
         """One fetch per page even when several feeds list it in the same cycle."""

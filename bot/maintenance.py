@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from telegram.ext import JobQueue
 
 from bot.context import NewsbotContext
 from storage import Store
+from storage.database import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ async def retention_job(context: NewsbotContext) -> None:
             now=services.clock().timestamp(),
             keep_going=lambda: context.application.running,
         )
-    except sqlite3.Error as error:  # full disk, locked or damaged database: the next pass tries again
+    except StorageError as error:  # full disk, locked or damaged database: the next pass tries again
         log.warning("retention pass stopped: %s", error)
         return
     finally:

@@ -7,9 +7,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from bot.logsafe import redact
+from bot.news.languages import ISO_639_1
 from bot.sources.addresses import FetchAllow
+from bot.sources.links import http_url_parts
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
@@ -29,7 +31,7 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the bot reads from its environment, validated once at start."""
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a repr ends up in logs and tracebacks
     db_path: Path = Path("newsbot.db")
     bot_api_url: str = DEFAULT_BOT_API_URL
     admin_ids: frozenset[int] = field(default_factory=frozenset)
@@ -37,9 +39,10 @@ class Settings:
     broadcast_rate: int = 30
     paid_broadcast: bool = False
     weather_api_url: str = DEFAULT_WEATHER_API_URL
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     retention_days: int = 14  # finished deliveries are kept this long, then only counted (bot/maintenance.py)
+    default_language: str = "tr"  # articles whose language no operator, feed or page gave
     fetch_allow: FetchAllow = field(default_factory=FetchAllow)  # private hosts content fetches may reach
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
     send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
@@ -73,7 +76,7 @@ class Settings:
         return cls(
             token=token,
             db_path=Path(get("NEWSBOT_DB") or "newsbot.db"),
-            bot_api_url=_url(get("NEWSBOT_BOT_API_URL"), "NEWSBOT_BOT_API_URL", DEFAULT_BOT_API_URL),
+            bot_api_url=_bot_api_url(get("NEWSBOT_BOT_API_URL")),
             admin_ids=_ids(get("NEWSBOT_ADMIN_IDS")),
             feed_interval=_seconds(get("NEWSBOT_FEED_INTERVAL"), "NEWSBOT_FEED_INTERVAL", 300.0),
             broadcast_rate=_integer(get("NEWSBOT_BROADCAST_RATE"), "NEWSBOT_BROADCAST_RATE", 30, 1, 1000),
@@ -84,6 +87,7 @@ class Settings:
             webhook_secret=_secret(get("NEWSBOT_WEBHOOK_SECRET")),
             log_level=_log_level(get("NEWSBOT_LOG_LEVEL")),
             retention_days=_integer(get("NEWSBOT_RETENTION_DAYS"), "NEWSBOT_RETENTION_DAYS", 14, 1, MAX_DAYS),
+            default_language=_language(get("NEWSBOT_DEFAULT_LANGUAGE")),
             fetch_allow=_fetch_allow(get("NEWSBOT_FETCH_ALLOW")),
             user_rate=_user_rate(get("NEWSBOT_USER_RATE")),
         )
@@ -112,12 +116,33 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 def _url(value: str | None, name: str, default: str) -> str:
+    """An http(s) URL with a host and a usable port, checked here so no library raises on it later."""
     if value is None:
         return default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SettingsError(f"{name}: expected an http(s) URL, got {value!r}")
+    if http_url_parts(value) is None:
+        raise SettingsError(
+            f"{name}: expected an http(s) URL, http(s)://host[:port]/... with a port from 1 to 65535, "
+            f"got {_shown_url(value)}"
+        )
     return value
+
+
+def _bot_api_url(value: str | None) -> str:
+    """PTB's base_url: the token is appended to it, so without the trailing /bot it lands in the port."""
+    url = _url(value, "NEWSBOT_BOT_API_URL", DEFAULT_BOT_API_URL)
+    parts = http_url_parts(url)
+    if parts is None or parts.query or parts.fragment or not url.endswith("/bot"):
+        raise SettingsError(
+            "NEWSBOT_BOT_API_URL: expected an http(s) URL ending in /bot (the token is appended to it), "
+            f"e.g. {DEFAULT_BOT_API_URL} or http://localhost:8081/bot, got {_shown_url(url)}"
+        )
+    return url
+
+
+def _shown_url(value: str) -> str:
+    """A URL for an error line: a token pasted into it stays out of the terminal and the logs."""
+    shown = redact(value)
+    return repr(shown if len(shown) <= 100 else shown[:100] + "...")
 
 
 def _ids(value: str | None) -> frozenset[int]:
@@ -200,6 +225,16 @@ def _secret(value: str | None) -> str | None:
     return value
 
 
+def _language(value: str | None) -> str:
+    """A two-letter ISO 639-1 code: routing compares it with readers' choices, so "tr-TR" is a typo."""
+    if value is None:
+        return "tr"
+    if value.lower() not in ISO_639_1:
+        shown = value if len(value) <= 20 else value[:20] + "..."
+        raise SettingsError(
+            f"NEWSBOT_DEFAULT_LANGUAGE: expected a two-letter ISO 639-1 code such as tr or en, got {shown!r}"
+        )
+    return value.lower()
 def _fetch_allow(value: str | None) -> FetchAllow:
     """Hosts, addresses and CIDR ranges content fetches may reach although they are not public."""
     try:

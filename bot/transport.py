@@ -186,7 +186,26 @@ class AiohttpRequest(BaseRequest):
                 raise TimedOut(
                     "Connect/pool timeout: no connection could be obtained in time. "
                     "Consider a larger connection_pool_size or pool_timeout."
-                ) from err
-            raise TimedOut from err
+                ) from _untainted(err)
+            raise TimedOut from _untainted(err)
         except (aiohttp.ClientError, OSError) as err:
-            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {redact(str(err))}") from err
+            raise NetworkError(f"aiohttp.{err.__class__.__name__}: {redact(str(err))}") from _untainted(err)
+
+
+def _untainted(err: BaseException) -> BaseException | None:
+    """The cause to chain: aiohttp puts the request URL, token included, into some errors and their causes.
+
+    An error whose chain names no token is kept as it is (its type tells a read timeout from a connect
+    one); otherwise a copy of the same type with the text redacted and no chain, or nothing.
+    """
+    link: BaseException | None = err
+    while link is not None:
+        if redact(str(link)) != str(link):
+            break
+        link = link.__cause__ or link.__context__
+    else:
+        return err
+    try:
+        return type(err)(redact(str(err)))
+    except Exception:  # an error type that wants other arguments
+        return None

@@ -71,7 +71,10 @@ def article_text(
 ) -> str:
     """The article message's HTML within `limit` visible UTF-16 units (4,096 a message, 1,024 a caption)."""
     article = replace(
-        article, title=cut_text(article.title, TITLE_LIMIT), published_at=in_istanbul(article.published_at)
+        article,
+        title=cut_text(article.title, TITLE_LIMIT),
+        published_at=in_istanbul(article.published_at),
+        updated_at=in_istanbul(article.updated_at) if article.updated_at else None,  # "updated HH:MM"
     )
     matched = cut_text(matched, MATCHED_LIMIT) if matched else None
     overhead = visible_len(

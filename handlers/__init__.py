@@ -7,6 +7,7 @@ from telegram.ext import Application
 from handlers import (
     articles,
     choices,
+    corrections,
     errors,
     fallback,
     feeds,
@@ -34,7 +35,7 @@ def register(application: Application) -> None:
     prelude.register(application)
     features = (start, subscription, membership, articles, search, language, weather, sharing, inline)
     choosing = (settings, choices, follows, hours)
-    for feature in (*features, *choosing, feeds, post, stats):
+    for feature in (*features, *choosing, feeds, post, corrections, stats):
         feature.register(application)
     fallback.register(application)
     errors.register(application)

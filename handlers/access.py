@@ -1,7 +1,8 @@
 """The two gates every handler that needs one goes through: chat admins for settings, operators for theirs.
 
 Wrap every handler that changes a chat's state (subscription, language, province, push time, and any
-setting added later) in @chat_admins_only, and every operator command in @operators_only.
+setting added later) in @chat_admins_only, and every operator command in @operators_only; a setting's
+command that shows the setting when typed alone is built with setting_command(show, change).
 """
 
 from __future__ import annotations
@@ -30,6 +31,17 @@ def chat_admins_only(handler: Handler) -> Handler:
             await context.reply(update, "chat_admins_only")
 
     return gated
+
+
+def setting_command(show: Handler, change: Handler) -> Handler:
+    """A setting's command: alone it shows the setting to anyone; with arguments chat admins change it."""
+    gated = chat_admins_only(change)
+
+    @functools.wraps(show)
+    async def command(update: Update, context: NewsbotContext) -> None:
+        await (gated if context.args else show)(update, context)
+
+    return command
 
 
 def operators_only(handler: Handler) -> Handler:

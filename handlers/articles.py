@@ -37,6 +37,9 @@ async def article(update: Update, context: NewsbotContext) -> None:
     if found is None:
         await context.reply(update, "article_not_found", article_id=article_id)
         return
+    if found.withdrawn:
+        await context.reply(update, "article_withdrawn")
+        return
     await context.send(
         update, render_article(context.renderer, context.lang, found, teaser_limit=FULL_TEXT_LIMIT)
     )

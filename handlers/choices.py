@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, InlineKeyboardButton, Message, Update
-from telegram.error import BadRequest
+from telegram import InlineKeyboardButton, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.readers.panel import mute_data, parse_mute_data, replace_button, screen
 from bot.readers.parsing import parse_languages, shown
 from bot.readers.service import ReaderService
-from bot.views import RenderedMessage
-from handlers.access import chat_admins_only
+from handlers.access import chat_admins_only, setting_command
+from handlers.editing import edit_buttons
 
 
 def readers(context: NewsbotContext) -> ReaderService:
@@ -28,24 +27,11 @@ async def send_screen(update: Update, context: NewsbotContext, name: str) -> Non
     await context.send(update, screen(context.renderer, context.lang, name, panel))
 
 
-async def edit(query: CallbackQuery, message: RenderedMessage) -> None:
-    """Replace the pressed message's text and buttons; an unchanged screen is fine."""
-    try:
-        await query.edit_message_text(message.text, reply_markup=message.reply_markup)
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            raise
-
-
-async def languages(update: Update, context: NewsbotContext) -> None:
+async def show_languages(update: Update, context: NewsbotContext) -> None:
     """`/languages` alone shows buttons (to anyone); `/languages en|tr|both` sets the article languages."""
-    if context.args:
-        await change_languages(update, context)
-        return
     await send_screen(update, context, "l")
 
 
-@chat_admins_only
 async def change_languages(update: Update, context: NewsbotContext) -> None:
     """`/languages en|tr|both`: the languages of the articles the chat gets."""
     text = " ".join(context.args or [])
@@ -84,15 +70,11 @@ async def mute_button(update: Update, context: NewsbotContext) -> None:
         context.label("unmute_button" if mute else "mute_button", name),
         callback_data=mute_data(section_id, mute=not mute),
     )
-    try:
-        await query.edit_message_reply_markup(replace_button(message.reply_markup, query.data, flipped))
-    except BadRequest as error:
-        if "not modified" not in error.message.lower():
-            raise
+    await edit_buttons(query, replace_button(message.reply_markup, query.data, flipped))
 
 
 def register(application: Application) -> None:
     """Wire /languages, /topics and the mute buttons."""
-    application.add_handler(CommandHandler("languages", languages))
+    application.add_handler(CommandHandler("languages", setting_command(show_languages, change_languages)))
     application.add_handler(CommandHandler("topics", topics))
     application.add_handler(CallbackQueryHandler(mute_button, pattern=r"^(?:un)?mute:"))

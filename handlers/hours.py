@@ -9,19 +9,15 @@ from bot.context import NewsbotContext
 from bot.readers.panel import quiet_text
 from bot.readers.parsing import parse_digest, parse_quiet
 from bot.readers.schedule import MAX_DIGEST_TIMES, format_minute
-from handlers.access import chat_admins_only
+from handlers.access import setting_command
 from handlers.choices import readers, send_screen
 
 
-async def digest(update: Update, context: NewsbotContext) -> None:
+async def show_digest(update: Update, context: NewsbotContext) -> None:
     """`/digest 08:00,18:30` (up to 3 a day) or `off`; alone it shows the setting and presets (to anyone)."""
-    if context.args:
-        await change_digest(update, context)
-        return
     await send_screen(update, context, "d")
 
 
-@chat_admins_only
 async def change_digest(update: Update, context: NewsbotContext) -> None:
     """Digest times, or off, as typed after /digest."""
     choice = parse_digest(" ".join(context.args or []))
@@ -42,15 +38,11 @@ async def change_digest(update: Update, context: NewsbotContext) -> None:
     )
 
 
-async def quiet(update: Update, context: NewsbotContext) -> None:
+async def show_quiet(update: Update, context: NewsbotContext) -> None:
     """`/quiet 22:00-07:00` or `off`; alone it shows the setting and presets (to anyone)."""
-    if context.args:
-        await change_quiet(update, context)
-        return
     await send_screen(update, context, "q")
 
 
-@chat_admins_only
 async def change_quiet(update: Update, context: NewsbotContext) -> None:
     """Quiet hours, or off, as typed after /quiet."""
     choice = parse_quiet(" ".join(context.args or []))
@@ -63,5 +55,5 @@ async def change_quiet(update: Update, context: NewsbotContext) -> None:
 
 def register(application: Application) -> None:
     """Wire /digest and /quiet."""
-    application.add_handler(CommandHandler("digest", digest))
-    application.add_handler(CommandHandler("quiet", quiet))
+    application.add_handler(CommandHandler("digest", setting_command(show_digest, change_digest)))
+    application.add_handler(CommandHandler("quiet", setting_command(show_quiet, change_quiet)))

@@ -50,7 +50,7 @@ async def find_articles(store: Store, text: str, offset: int) -> list[Article]:
     article_id = parse_id([text])
     if article_id is not None:
         found = await store.articles.get(article_id) if offset == 0 else None
-        return [found] if found else []
+        return [found] if found and not found.withdrawn else []
     try:
         return await store.articles.search(text, limit=PAGE_SIZE, offset=offset)
     except SearchTooCostly:  # too costly to answer now: no cards, the reader types on

@@ -7,7 +7,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
 from bot.render import LANGUAGES
+from bot.views import RenderedMessage
 from handlers.access import chat_admins_only
+from handlers.editing import edit_in_place
 
 CALLBACK_PREFIX = "lang:"
 
@@ -35,7 +37,7 @@ async def choose_language(update: Update, context: NewsbotContext) -> None:
     await context.store.chats.set_language(update.effective_chat.id, chosen)
     context.lang = chosen
     await query.answer()
-    await query.edit_message_text(context.render("language_set"))
+    await edit_in_place(query, RenderedMessage(context.render("language_set")))
 
 
 def register(application: Application) -> None:

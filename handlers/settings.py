@@ -8,7 +8,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import NewsbotContext
 from bot.readers.panel import PANEL_PREFIX, apply, parse_panel_data, screen
 from handlers.access import chat_admins_only
-from handlers.choices import edit, readers, send_screen
+from handlers.choices import readers, send_screen
+from handlers.editing import edit_in_place
 
 
 async def settings(update: Update, context: NewsbotContext) -> None:
@@ -46,7 +47,7 @@ async def change_by_button(update: Update, context: NewsbotContext) -> None:
 async def _show(update: Update, context: NewsbotContext, name: str) -> None:
     panel = await readers(context).panel(update.effective_chat.id)
     if panel is not None:
-        await edit(update.callback_query, screen(context.renderer, context.lang, name, panel))
+        await edit_in_place(update.callback_query, screen(context.renderer, context.lang, name, panel))
 
 
 def register(application: Application) -> None:

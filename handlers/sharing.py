@@ -37,6 +37,9 @@ async def show_shared_article(update: Update, context: NewsbotContext, link: Sha
     article = await context.store.articles.get(link.article_id)
     if article is None:
         return False
+    if article.withdrawn:
+        await context.reply(update, "article_withdrawn")
+        return True
     message = render_article(context.renderer, context.lang, article, teaser_limit=FULL_TEXT_LIMIT)
     await context.send(update, with_buttons(message, await subscribe_markup(update, context)))
     return True

@@ -10,7 +10,7 @@ from telegram.ext import Application, CommandHandler, filters
 from bot.arguments import parse_id
 from bot.clock import in_istanbul
 from bot.context import NewsbotContext
-from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.delivery.ratelimit import PAID_PER_SECOND, TelegramRateLimiter
 from bot.sharing import parse_share_link
 from bot.weather.provinces import PROVINCE_NAMES
 from handlers.access import operators_only
@@ -37,7 +37,7 @@ async def stats(update: Update, context: NewsbotContext) -> None:
         stats=overview,
         rate=rate,
         paid=context.settings.paid_broadcast,
-        limit=1000 if context.settings.paid_broadcast else context.settings.broadcast_rate,
+        limit=PAID_PER_SECOND if context.settings.paid_broadcast else context.settings.broadcast_rate,
         province_names=PROVINCE_NAMES,
         invited_subscribers=await context.store.referrals.invited_subscriber_count(),
         top_referrers=await context.store.referrals.top_referrers(TOP_SHARERS),

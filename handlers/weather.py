@@ -7,6 +7,7 @@ from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import NewsbotContext
+from bot.readers.parsing import shown
 from bot.views import RenderedMessage
 from bot.weather.buttons import MAP_PREFIX, parse_map_data
 from bot.weather.maps import MAP_WORDS, WeatherMaps
@@ -22,7 +23,7 @@ from bot.weather.picker import (
 from bot.weather.provinces import MAX_QUERY_LENGTH, Province, by_plate, match_province, turkish_fold
 from bot.weather.pushtime import parse_push_time, parse_switch
 from bot.weather.service import WeatherService
-from handlers.access import chat_admins_only
+from handlers.access import chat_admins_only, setting_command
 from storage.models import WeatherSettings
 
 
@@ -132,21 +133,15 @@ async def _send_map(update: Update, context: NewsbotContext, outlined: int | Non
     await maps.send(context.bot, update.effective_chat.id, current, outlined, caption)
 
 
-async def weathermap(update: Update, context: NewsbotContext) -> None:
+async def show_weathermap(update: Update, context: NewsbotContext) -> None:
     """`/weathermap on|off` chooses the map with the morning forecast; alone it shows the choice."""
-    if context.args:
-        await change_weathermap(update, context)
-        return
     await _weathermap_status(update, context, await context.store.maps.wants_map(update.effective_chat.id))
 
 
-@chat_admins_only
 async def change_weathermap(update: Update, context: NewsbotContext) -> None:
     """`/weathermap on` or `off`: the chat's morning forecast with or without the map."""
-    args = context.args or []
-    choice = parse_switch(args[0]) if len(args) == 1 else None
+    choice = await _switch(update, context, "weathermap_usage")
     if choice is None:
-        await context.reply(update, "weathermap_usage", given=_shown(" ".join(args)))
         return
     on = await context.store.maps.set_wants_map(update.effective_chat.id, choice)
     await _weathermap_status(update, context, on, changed=True)
@@ -159,16 +154,12 @@ async def _weathermap_status(
     await context.reply(update, "weathermap_status", on=on, changed=changed, **_described(settings))
 
 
-async def weathertime(update: Update, context: NewsbotContext) -> None:
+async def show_weathertime(update: Update, context: NewsbotContext) -> None:
     """`/weathertime HH:MM` or `off` sets the morning push; alone it shows the setting (to anyone)."""
-    if context.args:
-        await change_weathertime(update, context)
-        return
     settings = await context.store.weather.settings(update.effective_chat.id)
     await context.reply(update, "weathertime_status", **_described(settings))
 
 
-@chat_admins_only
 async def change_weathertime(update: Update, context: NewsbotContext) -> None:
     """`/weathertime HH:MM` or `off`: the chat's morning push time."""
     chat_id = update.effective_chat.id
@@ -194,25 +185,28 @@ async def _matched_or_explained(
     return result.province
 
 
-async def weatheralerts(update: Update, context: NewsbotContext) -> None:
+async def show_weatheralerts(update: Update, context: NewsbotContext) -> None:
     """`/weatheralerts on|off` switches severe-weather alerts; alone it shows the setting (to anyone)."""
-    if context.args:
-        await change_weatheralerts(update, context)
-        return
     settings = await context.store.weather.settings(update.effective_chat.id)
     await context.reply(update, "weatheralerts_status", **_alerts_described(settings))
 
 
-@chat_admins_only
 async def change_weatheralerts(update: Update, context: NewsbotContext) -> None:
     """`/weatheralerts on` or `off`: the chat's severe-weather alerts."""
-    args = context.args or []
-    choice = parse_switch(args[0]) if len(args) == 1 else None
+    choice = await _switch(update, context, "weatheralerts_usage")
     if choice is None:
-        await context.reply(update, "weatheralerts_usage", given=_shown(" ".join(args)))
         return
     settings = await context.store.weather.set_alerts(update.effective_chat.id, choice)
     await context.reply(update, "weatheralerts_set", **_alerts_described(settings))
+
+
+async def _switch(update: Update, context: NewsbotContext, usage: str) -> bool | None:
+    """The one on/off word after the command; anything else gets the command's usage (then None)."""
+    args = context.args or []
+    choice = parse_switch(args[0]) if len(args) == 1 else None
+    if choice is None:
+        await context.reply(update, usage, given=_shown(" ".join(args)))
+    return choice
 
 
 def _described(settings: WeatherSettings) -> dict[str, str | None]:
@@ -246,17 +240,21 @@ async def _edit(query: CallbackQuery, message: RenderedMessage) -> None:
 
 
 def _shown(query: str) -> str:
-    """What the reader typed, cut short for the reply (the template escapes it)."""
-    return query if len(query) <= MAX_QUERY_LENGTH else query[: MAX_QUERY_LENGTH - 1] + "…"
+    """What the reader typed, cut as long as a province query may be (the template escapes it)."""
+    return shown(query, MAX_QUERY_LENGTH)
 
 
 def register(application: Application) -> None:
     """Wire the weather commands and buttons."""
     application.add_handler(CommandHandler("province", province))
     application.add_handler(CommandHandler("weather", weather))
-    application.add_handler(CommandHandler("weathertime", weathertime))
-    application.add_handler(CommandHandler("weatheralerts", weatheralerts))
-    application.add_handler(CommandHandler("weathermap", weathermap))
+    application.add_handler(
+        CommandHandler("weathertime", setting_command(show_weathertime, change_weathertime))
+    )
+    application.add_handler(
+        CommandHandler("weatheralerts", setting_command(show_weatheralerts, change_weatheralerts))
+    )
+    application.add_handler(CommandHandler("weathermap", setting_command(show_weathermap, change_weathermap)))
     application.add_handler(CallbackQueryHandler(picker_button, pattern=f"^{PICKER_PREFIX}"))
     application.add_handler(CallbackQueryHandler(weather_button, pattern=f"^{WEATHER_PREFIX}"))
     application.add_handler(CallbackQueryHandler(map_button, pattern=f"^{MAP_PREFIX}"))

@@ -36,7 +36,7 @@ _SEARCH = (
     " FROM ("
     "  SELECT rowid AS id, highlight(articles_fts, 0, char(1), '') AS headline FROM articles_fts"
     "  WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-    " ) AS m JOIN articles AS a ON a.id = m.id"
+    " ) AS m JOIN articles AS a ON a.id = m.id WHERE a.withdrawn_at IS NULL"
 )
 
 
@@ -66,9 +66,9 @@ class Articles:
         if existing is not None:
             return existing, False
         article_id = await tx.insert(
-            "INSERT INTO articles "
-            "(title, body, url, url_key, guid, content_hash, published_at, source, feed_id, "
-            "image_url, photo_file_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (title, body, url, url_key, guid, content_hash, published_at, source, "
+            " feed_id, image_url, photo_file_id, language, section_id, breaking, item_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 draft.title,
                 draft.body,
@@ -81,6 +81,10 @@ class Articles:
                 draft.feed_id,
                 draft.image_url,
                 draft.photo_file_id,
+                draft.language,
+                draft.section_id,
+                int(draft.breaking),
+                draft.item_key,
             ),
         )
         assert article_id is not None
@@ -92,6 +96,9 @@ class Articles:
             draft.url,
             draft.published_at.astimezone(UTC),
             draft.source,
+            language=draft.language,
+            section_id=draft.section_id,
+            breaking=draft.breaking,
             image_url=draft.image_url,
             photo_file_id=draft.photo_file_id,
         )
@@ -154,12 +161,64 @@ class Articles:
         row = await self._db.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
         return None if row is None else _article(row)
 
+    async def get_in(self, tx: Transaction, article_id: int) -> Article | None:
+        """One article by id, read inside a write transaction (to change it consistently)."""
+        row = await tx.fetchone("SELECT * FROM articles WHERE id = ?", (article_id,))
+        return None if row is None else _article(row)
+
     async def latest(self, limit: int, offset: int = 0) -> list[Article]:
         """The newest articles by publication time; offset pages through older ones."""
         rows = await self._db.fetchall(
-            "SELECT * FROM articles ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?", (limit, offset)
+            "SELECT * FROM articles WHERE withdrawn_at IS NULL "
+            "ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?",
+            (limit, offset),
         )
         return [_article(row) for row in rows]
+
+    async def item_state(
+        self, feed_id: int, *, guid: str | None, url_key: str | None
+    ) -> tuple[int, str | None] | None:
+        """The article (id, item key) a feed item brought, by guid or link: a poll compares the item to it.
+
+        Only the feed that brought an article corrects it: another feed listing the same story differently
+        (its own headline, a campaign link) changes nothing.
+        """
+        for column, value in (("guid", guid), ("url_key", url_key)):
+            if value:
+                row = await self._db.fetchone(
+                    f"SELECT id, item_key, feed_id FROM articles WHERE {column} = ?", (value,)
+                )
+                if row is not None:
+                    return (int(row[0]), row[1]) if row[2] == feed_id else None
+        return None
+
+    async def set_item_key(self, tx: Transaction, article_id: int, item_key: str) -> None:
+        """Remember what the feed item looked like when it was last taken."""
+        await tx.execute("UPDATE articles SET item_key = ? WHERE id = ?", (item_key, article_id))
+
+    async def correct(
+        self, tx: Transaction, article_id: int, title: str, body: str, updated_at: datetime
+    ) -> Article | None:
+        """Store a new version of a published article (headline and text); None if it is gone or withdrawn."""
+        row = await tx.fetchone(
+            "UPDATE articles SET title = ?, body = ?, version = version + 1, updated_at = ? "
+            "WHERE id = ? AND withdrawn_at IS NULL RETURNING *",
+            (title, body, updated_at.astimezone(UTC).isoformat(), article_id),
+        )
+        if row is None:
+            return None
+        await tx.execute("DELETE FROM articles_fts WHERE rowid = ?", (article_id,))
+        await _index(tx, article_id, title, body)
+        return _article(row)
+
+    async def withdraw(self, tx: Transaction, article_id: int, reason: str, at: datetime) -> Article | None:
+        """Mark an article withdrawn; None if there is no such article or it was withdrawn already."""
+        row = await tx.fetchone(
+            "UPDATE articles SET withdrawn_at = ?, withdrawn_reason = ? "
+            "WHERE id = ? AND withdrawn_at IS NULL RETURNING *",
+            (at.astimezone(UTC).isoformat(), reason or None, article_id),
+        )
+        return None if row is None else _article(row)
 
     async def count(self) -> int:
         """How many articles the store holds."""
@@ -197,7 +256,18 @@ def _article(row: sqlite3.Row) -> Article:
         url=row["url"],
         published_at=datetime.fromisoformat(row["published_at"]),
         source=row["source"],
+        version=row["version"],
+        updated_at=_when(row["updated_at"]),
+        withdrawn_at=_when(row["withdrawn_at"]),
+        withdrawn_reason=row["withdrawn_reason"],
         image_url=row["image_url"],
         photo_file_id=row["photo_file_id"],
         photo_error=row["photo_error"],
+        language=row["language"],
+        section_id=row["section_id"],
+        breaking=bool(row["breaking"]),
     )
+
+
+def _when(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)

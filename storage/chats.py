@@ -96,10 +96,6 @@ class Chats:
         )
         return changed > 0
 
-    async def count_active(self) -> int:
-        """Active subscribers: subscribed and reachable."""
-        return await self._db.fetchval("SELECT count(*) FROM chats WHERE subscribed = 1 AND reachable = 1")
-
 
 def _chat(row: sqlite3.Row) -> Chat:
     return Chat(

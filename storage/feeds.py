@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from storage.database import Database
-from storage.models import Feed, FeedStatus
+from storage.models import Feed, FeedStatus, Section
 
 
 class Feeds:
@@ -14,17 +14,37 @@ class Feeds:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, url: str, url_key: str) -> tuple[Feed, bool]:
+    async def add(
+        self,
+        url: str,
+        url_key: str,
+        *,
+        language: str | None = None,
+        section_id: int = 1,
+        breaking: bool = False,
+    ) -> tuple[Feed, bool]:
         """Add a feed unless its normalised URL is already listed; returns it and whether it is new."""
         async with self._db.transaction() as tx:
             row = await tx.fetchone("SELECT * FROM feeds WHERE url_key = ?", (url_key,))
             if row is not None:
                 return _feed(row), False
             row = await tx.fetchone(
-                "INSERT INTO feeds (url, url_key) VALUES (?, ?) RETURNING *", (url, url_key)
+                "INSERT INTO feeds (url, url_key, language, section_id, breaking) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING *",
+                (url, url_key, language, section_id, int(breaking)),
             )
         assert row is not None
         return _feed(row), True
+
+    async def set_options(
+        self, feed_id: int, *, language: str | None, section_id: int, breaking: bool
+    ) -> Feed | None:
+        """The operator changed a feed's language, section or breaking mark (for its items from now on)."""
+        row = await self._db.write_fetchone(
+            "UPDATE feeds SET language = ?, section_id = ?, breaking = ? WHERE id = ? RETURNING *",
+            (language, section_id, int(breaking), feed_id),
+        )
+        return None if row is None else _feed(row)
 
     async def remove(self, url_key: str) -> bool:
         """Forget a feed; its articles stay. False when it was not listed."""
@@ -38,10 +58,11 @@ class Feeds:
     async def statuses(self) -> list[FeedStatus]:
         """Every feed with the number of articles it brought in, oldest first."""
         rows = await self._db.fetchall(
-            "SELECT feeds.*, (SELECT count(*) FROM articles WHERE articles.feed_id = feeds.id) AS n "
-            "FROM feeds ORDER BY id"
+            "SELECT feeds.*, (SELECT count(*) FROM articles WHERE articles.feed_id = feeds.id) AS n, "
+            " s.key AS section_key, s.label_tr AS section_tr, s.label_en AS section_en "
+            "FROM feeds LEFT JOIN sections s ON s.id = feeds.section_id ORDER BY feeds.id"
         )
-        return [FeedStatus(_feed(row), row["n"]) for row in rows]
+        return [FeedStatus(_feed(row), row["n"], _feed_section(row)) for row in rows]
 
     async def due(self, now: float) -> list[Feed]:
         """Feeds whose backoff has passed."""
@@ -87,4 +108,13 @@ def _feed(row: sqlite3.Row) -> Feed:
         next_fetch_at=row["next_fetch_at"],
         last_fetch_at=row["last_fetch_at"],
         last_error=row["last_error"],
+        language=row["language"],
+        section_id=row["section_id"],
+        breaking=bool(row["breaking"]),
     )
+
+
+def _feed_section(row: sqlite3.Row) -> Section | None:
+    if row["section_key"] is None:
+        return None
+    return Section(row["section_id"], row["section_key"], row["section_tr"], row["section_en"])

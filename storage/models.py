@@ -36,8 +36,12 @@ class ArticleDraft:
     guid: str | None = None
     content_hash: str | None = None  # headline and body, only when there is neither guid nor link
     feed_id: int | None = None
+    item_key: str | None = None  # a feed item's normalised headline and text, hashed: changes are corrections
     image_url: str | None = None  # the lead photo: feed item's media, else the page's og:image
     photo_file_id: str | None = None  # a photo already on Telegram (an operator's /post photo)
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,21 @@ class Article:
     url: str | None
     published_at: datetime
     source: str
+    version: int = 1  # 1 as first published; each correction adds one
+    updated_at: datetime | None = None  # the last correction, shown as "updated HH:MM"
+    withdrawn_at: datetime | None = None  # retracted by the editors: readers get "withdrawn" instead
+    withdrawn_reason: str | None = None
     image_url: str | None = None  # the lead photo's address, fetched once (bot/photos/)
     photo_file_id: str | None = None  # Telegram's file_id after the first upload; later sends reuse it
     photo_error: str | None = None  # why the photo is not used (then the article goes out as text)
+    language: str | None = None  # ISO 639-1; None = NEWSBOT_DEFAULT_LANGUAGE (stored before it was known)
+    section_id: int = 1  # 1 = General
+    breaking: bool = False
+
+    @property
+    def withdrawn(self) -> bool:
+        """Retracted: it leaves every list and link."""
+        return self.withdrawn_at is not None
 
 
 @dataclass(frozen=True)
@@ -139,6 +155,9 @@ class Feed:
     next_fetch_at: float
     last_fetch_at: float | None
     last_error: str | None
+    language: str | None = None  # the operator's; None = detect (feed, page, then the default)
+    section_id: int = 1
+    breaking: bool = False  # every item is breaking news
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,7 @@ class FeedStatus:
 
     feed: Feed
     article_count: int
+    section: Section | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,10 @@ class DueDelivery:
     language_code: str | None
     silent: bool = False  # send with disable_notification (breaking news or a digest in quiet hours)
     matched: str | None = None  # the reader's followed phrase that brought the article
+    revision: int = 1  # the article version an article broadcast renders now (a correction bumps it)
+    target: int | None = None  # an edit or withdrawal: the message it acts on
+    target_at: float | None = None  # ... when that message was sent (unix time)
+    target_photo: bool = False  # ... and whether it was a photo (its caption is edited)
 
 
 @dataclass(frozen=True)
@@ -192,6 +216,9 @@ class DeliveryOutcome:
     error: str | None = None
     not_before: float = 0.0
     count_attempt: bool = True  # a flood-control reschedule is not the delivery's fault
+    message_id: int | None = None  # the message Telegram created (sent), kept to edit or delete it later
+    photo: bool = False  # that message is a photo with a caption
+    revision: int | None = None  # the article version it showed; an older one gets the pending edit too
 
 
 @dataclass(frozen=True)
@@ -402,3 +429,17 @@ class ArticleReach:
     opened_via_share: int  # ... of them through someone else's shared link
     joined: int  # new readers who came to the bot through a link to it
     joined_subscribed: int  # ... of them active subscribers now
+    withdrawn: bool = False  # retracted by the editors
+    followups: tuple[FollowupStatus, ...] = ()  # its edits and its withdrawal, oldest first
+
+
+@dataclass(frozen=True)
+class FollowupStatus:
+    """How far an edit or a withdrawal of an article's delivered copies got."""
+
+    kind: str  # edit | withdraw
+    ref: str
+    total: int
+    sent: int
+    failed: int
+    pending: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -25,10 +26,20 @@ class Outbox:
         self._db = db
         self._routing = routing or Routing(db)
         self._listeners: list[Callable[[], None]] = []
+        self._stop_listeners: list[Callable[[int], None]] = []
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever this process enqueues a broadcast, so senders wake at once."""
         self._listeners.append(listener)
+
+    def add_stop_listener(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(broadcast_id)` when this process stops a broadcast, so claimed sends are dropped."""
+        self._stop_listeners.append(listener)
+
+    def remove_stop_listener(self, listener: Callable[[int], None]) -> None:
+        """Stop calling `listener` (the engine stopped)."""
+        if listener in self._stop_listeners:
+            self._stop_listeners.remove(listener)
 
     def remove_listener(self, listener: Callable[[], None]) -> None:
         """Stop calling `listener` (the engine stopped)."""
@@ -161,7 +172,7 @@ class Outbox:
         marks = ", ".join("?" for _ in kinds)
         rows = await self._db.fetchall(
             "SELECT d.broadcast_id, d.chat_id, d.attempts, d.silent, d.matched, b.kind, b.ref, "
-            " c.chat_type, c.language, c.language_code "
+            " c.chat_type, c.language, c.language_code, b.revision, d.target, d.target_at, d.target_photo "
             # The pending index in keyset order, so a page reads its own rows and stops: never the rows
             # already sent, never a sort (CROSS JOIN keeps deliveries the outer loop).
             "FROM deliveries d INDEXED BY deliveries_pending "
@@ -184,6 +195,10 @@ class Outbox:
                 language_code=row["language_code"],
                 silent=bool(row["silent"]),
                 matched=row["matched"],
+                revision=row["revision"],
+                target=row["target"],
+                target_at=row["target_at"],
+                target_photo=bool(row["target_photo"]),
             )
             for row in rows
         ]
@@ -242,10 +257,12 @@ class Outbox:
         """Commit outcomes together; only rows still claimed by `owner` change: nothing twice."""
         finished = time.time() if now is None else now
         sent, retry, failed = [], [], []
+        shown: dict[tuple[int, int], int | None] = {}
         for o in outcomes:
             key = (owner, o.broadcast_id, o.chat_id)
             if o.status == "sent":
-                sent.append((finished, *key))
+                sent.append((finished, o.message_id, int(o.photo), *key))
+                shown[(o.broadcast_id, o.chat_id)] = o.revision
             elif o.status == "retry":
                 retry.append((int(o.count_attempt), o.not_before, o.error, *key))
             else:
@@ -255,8 +272,11 @@ class Outbox:
             if sent:
                 await tx.executemany(
                     "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, error = NULL, "
-                    "finished_at = ?, claimed_by = NULL" + where,
+                    "finished_at = ?, message_id = ?, photo = ?, claimed_by = NULL" + where,
                     sent,
+                )
+                await self._join_followups(
+                    tx, [(row[-2], row[-1], row[1], row[0], row[2]) for row in sent], shown
                 )
             if retry:
                 await tx.executemany(
@@ -270,6 +290,107 @@ class Outbox:
                     "finished_at = ?, claimed_by = NULL" + where,
                     failed,
                 )
+
+    async def _join_followups(
+        self,
+        tx: Transaction,
+        sent: list[tuple[int, int, int | None, float, int]],
+        shown: dict[tuple[int, int], int | None],
+    ) -> None:
+        """Copies sent after an edit or withdrawal of their broadcast was queued (in flight then) join it.
+
+        `sent`: (broadcast, chat, message id, sent at, photo); `shown`: the article version each showed (a
+        copy that already shows the corrected version needs no edit). One indexed look-up per batch when there
+        is no follow-up, which is almost always.
+        """
+        parents = sorted({b for b, _, message_id, _, _ in sent if message_id is not None})
+        if not parents:
+            return
+        marks = ", ".join("?" for _ in parents)
+        rows = await tx.fetchall(
+            "SELECT f.parent, f.id, f.kind, p.revision FROM broadcasts f INDEXED BY broadcasts_parent "
+            f"JOIN broadcasts p ON p.id = f.parent WHERE f.parent IN ({marks}) ORDER BY f.id",
+            parents,
+        )
+        latest = {row[0]: (row[1], row[2], row[3]) for row in rows}  # the newest follow-up wins
+        for broadcast_id, chat_id, message_id, sent_at, photo in sent:
+            found = latest.get(broadcast_id)
+            if found is None or message_id is None:
+                continue
+            followup, kind, revision = found
+            version = shown.get((broadcast_id, chat_id))
+            if kind == "edit" and version is not None and version >= revision:
+                continue  # it showed the corrected version already
+            added = await tx.execute(
+                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, "
+                " matched) SELECT ?, chat_id, ?, ?, ?, matched FROM deliveries "
+                "WHERE broadcast_id = ? AND chat_id = ?",
+                (followup, message_id, sent_at, photo, broadcast_id, chat_id),
+            )
+            if added:
+                await tx.execute("UPDATE broadcasts SET total = total + ? WHERE id = ?", (added, followup))
+                self._notify(tx)
+
+    async def article_broadcast(self, tx: Transaction, article_id: int) -> int | None:
+        """The broadcast that pushed this article to its readers, if it was pushed."""
+        row = await tx.fetchone(
+            "SELECT id FROM broadcasts WHERE kind = 'article' AND ref = ?", (str(article_id),)
+        )
+        return None if row is None else int(row[0])
+
+    async def set_revision(self, tx: Transaction, broadcast_id: int, revision: int) -> None:
+        """Readers still queued get this version of the article, never a cached render of an older one."""
+        await tx.execute("UPDATE broadcasts SET revision = ? WHERE id = ?", (revision, broadcast_id))
+
+    async def queue_followup(self, tx: Transaction, parent: int, kind: str, ref: str) -> int:
+        """Queue an edit or withdrawal of every message `parent` delivered, one delivery per message.
+
+        Earlier follow-ups of the same broadcast still queued are dropped (the newest one says it all);
+        chats that blocked the bot are skipped. Returns the new broadcast's id.
+        """
+        await self.cancel_followups(tx, parent, "superseded")
+        broadcast_id = await self._broadcast(tx, kind, ref)
+        await tx.execute("UPDATE broadcasts SET parent = ? WHERE id = ?", (parent, broadcast_id))
+        added = await tx.execute(
+            "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, "
+            " matched) "
+            "SELECT ?, d.chat_id, d.message_id, d.finished_at, d.photo, d.matched FROM deliveries d "
+            "JOIN chats c ON c.chat_id = d.chat_id "
+            "WHERE d.broadcast_id = ? AND d.status = 'sent' AND d.message_id IS NOT NULL AND c.reachable = 1",
+            (broadcast_id, parent),
+        )
+        await tx.execute(
+            "UPDATE broadcasts SET total = coalesce(total, 0) + ? WHERE id = ?", (added, broadcast_id)
+        )
+        self._notify(tx)
+        return broadcast_id
+
+    async def queued(self, tx: Transaction, broadcast_id: int) -> int:
+        """How many deliveries a broadcast has in all."""
+        row = await tx.fetchone("SELECT coalesce(total, 0) FROM broadcasts WHERE id = ?", (broadcast_id,))
+        return 0 if row is None else int(row[0])
+
+    async def cancel_followups(self, tx: Transaction, parent: int, reason: str) -> int:
+        """Drop what earlier edits of `parent` still had queued."""
+        dropped = 0
+        for row in await tx.fetchall("SELECT id FROM broadcasts WHERE parent = ?", (parent,)):
+            dropped += await self.cancel_queued(tx, row[0], reason)
+        return dropped
+
+    async def cancel_queued(self, tx: Transaction, broadcast_id: int, reason: str) -> int:
+        """Stop a broadcast: its queued deliveries are dropped (recorded as failed with `reason`), no more are
+        queued; what was delivered, or is being sent this instant, stays."""
+        await tx.execute(
+            "UPDATE broadcasts SET audience = NULL WHERE id = ? AND audience IS NOT NULL", (broadcast_id,)
+        )
+        for listener in self._stop_listeners:
+            tx.after_commit(functools.partial(listener, broadcast_id))
+        return await tx.execute(
+            "UPDATE deliveries INDEXED BY deliveries_pending "
+            "SET status = 'failed', error = ?, finished_at = ? "
+            "WHERE broadcast_id = ? AND status = 'pending'",
+            (reason, time.time(), broadcast_id),
+        )
 
     async def deactivate_chat(self, chat_id: int, reason: str) -> int:
         """Telegram says the chat is gone for us: mark it unreachable and fail its pending deliveries."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
-from storage.database import Database, Transaction
+from storage.database import Database, StorageError, Transaction
 from storage.models import DeliveryArchive
 
 log = logging.getLogger(__name__)
@@ -15,6 +18,23 @@ log = logging.getLogger(__name__)
 FINISHED = "status IN ('sent', 'failed')"  # anything else (pending, sending) is unfinished: kept
 CONVERT_AT_OPEN_MAX_BYTES = 64 * 1024 * 1024  # VACUUM copies the database through memory (temp_store)
 _UTC_ISO = "strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch')"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _storage_errors(step: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Any SQLite failure of a retention step as a StorageError, so its caller needs no sqlite3."""
+
+    @functools.wraps(step)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await step(*args, **kwargs)
+        except StorageError:
+            raise
+        except sqlite3.Error as error:  # damaged file, a schema it did not expect: the message says which
+            raise StorageError(f"database error: {error}") from error
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,7 @@ class Retention:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @_storage_errors
     async def prune_batch(self, cutoff: float, limit: int) -> PrunedBatch:
         """Count up to `limit` finished deliveries older than `cutoff` into delivery_days and delete them."""
         async with self._db.transaction() as tx:
@@ -72,6 +93,7 @@ class Retention:
             await tx.execute("DELETE FROM temp.retention_batch")
             return PrunedBatch(rolled_up=taken, deleted=deleted)
 
+    @_storage_errors
     async def prune_broadcasts(self, cutoff: float, limit: int) -> int:
         """Delete up to `limit` broadcasts older than `cutoff` that have no deliveries left at all.
 
@@ -88,6 +110,7 @@ class Retention:
             (cutoff, limit),
         )
 
+    @_storage_errors
     async def pages(self) -> PageCounts:
         """The database's page count, free pages and page size."""
         return PageCounts(
@@ -103,6 +126,7 @@ class Retention:
             mode = await _value(tx, "PRAGMA auto_vacuum")
         return {0: "none", 1: "full", 2: "incremental"}.get(mode, str(mode))
 
+    @_storage_errors
     async def incremental_vacuum(self, pages: int) -> int:
         """Give up to `pages` free pages back to the file system (one write transaction); returns how many."""
         async with self._db.transaction() as tx:
@@ -115,6 +139,7 @@ class Retention:
                 await tx.execute("PRAGMA incremental_vacuum(1)")
             return before - await _value(tx, "PRAGMA page_count")
 
+    @_storage_errors
     async def checkpoint(self) -> None:
         """Copy the WAL into the database without waiting for readers, so a shrunken file is truncated."""
         await self._db.fetchall("PRAGMA wal_checkpoint(PASSIVE)")

@@ -76,7 +76,8 @@ _ANYONE_DUE = (
 
 # Announced articles only (a feed's backlog is stored without a broadcast and never pushed).
 _ANNOUNCED = (
-    "FROM (SELECT * FROM articles WHERE id > :low AND id <= :high ORDER BY id DESC LIMIT :recent) a "
+    "FROM (SELECT * FROM articles WHERE id > :low AND id <= :high AND withdrawn_at IS NULL "
+    " ORDER BY id DESC LIMIT :recent) a "
     "JOIN broadcasts b ON b.kind = 'article' AND b.ref = CAST(a.id AS TEXT)"
 )
 

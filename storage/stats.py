@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from storage.database import Database
-from storage.models import ArticleReach, BroadcastStatus, StatsOverview
+from storage.models import ArticleReach, BroadcastStatus, FollowupStatus, StatsOverview
 from storage.outbox import Outbox
 from storage.retention import Retention
 
@@ -164,7 +164,7 @@ class Stats:
     async def article_reach(self, article_id: int) -> ArticleReach | None:
         """Deliveries, digests, deep-link opens and friends brought by one article; None if unknown."""
         article = await self._db.fetchone(
-            "SELECT title, published_at FROM articles WHERE id = ?", (article_id,)
+            "SELECT title, published_at, withdrawn_at FROM articles WHERE id = ?", (article_id,)
         )
         if article is None:
             return None
@@ -197,6 +197,18 @@ class Stats:
             (article_id,),
         )
         assert opens is not None and joined is not None
+        followups = []
+        if broadcast is not None:
+            for row in await self._db.fetchall(
+                "SELECT f.kind, f.ref, coalesce(f.total, 0) AS total, "
+                " coalesce(sum(d.status = 'sent'), 0) AS sent, "
+                " coalesce(sum(d.status = 'failed'), 0) AS failed, "
+                " coalesce(sum(d.status IN ('pending', 'sending')), 0) AS pending "
+                "FROM broadcasts f LEFT JOIN deliveries d ON d.broadcast_id = f.id "
+                "WHERE f.parent = ? GROUP BY f.id ORDER BY f.id",
+                (broadcast["id"],),
+            ):
+                followups.append(FollowupStatus(*row))
         total = broadcast["total"] if broadcast is not None else 0
         recorded = sum(counts.values())
         return ArticleReach(
@@ -217,4 +229,6 @@ class Stats:
             opened_via_share=opens[1],
             joined=joined[0],
             joined_subscribed=joined[1],
+            withdrawn=article["withdrawn_at"] is not None,
+            followups=tuple(followups),
         )

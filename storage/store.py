@@ -14,6 +14,7 @@ from storage.readers import Readers
 from storage.referrals import Referrals
 from storage.retention import Retention
 from storage.routing import Routing
+from storage.sections import Sections
 from storage.stats import Stats
 from storage.weather import WeatherStore
 
@@ -31,6 +32,7 @@ class Store:
         self.weather = WeatherStore(db, self.outbox)
         self.maps = MapStore(db)
         self.feeds = Feeds(db)
+        self.sections = Sections(db)
         self.referrals = Referrals(db)
         self.retention = Retention(db)
         self.stats = Stats(db, self.outbox, self.retention)

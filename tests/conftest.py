@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -70,13 +73,31 @@ class running:
         return self.application
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self.application.running:
-            await self.application.stop()
-        if self.application.post_stop:
-            await self.application.post_stop(self.application)
-        await self.application.shutdown()
-        if self.application.post_shutdown:
-            await self.application.post_shutdown(self.application)
+        application = self.application
+        if application.running:
+            await _bounded("Application.stop", application.stop())
+        if application.post_stop:
+            await _bounded("post_stop", application.post_stop(application))
+        await _bounded("Application.shutdown", application.shutdown())
+        if application.post_shutdown:
+            await _bounded("post_shutdown", application.post_shutdown(application))
+
+
+STOP_HANG_SECONDS = 120  # far beyond any real stop: only a hang gets here
+
+
+async def _bounded(step: str, awaitable: Any) -> None:
+    """A stop step that hangs fails its test with every task's stack, instead of hanging the whole suite."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=STOP_HANG_SECONDS)
+    if task in done:
+        task.result()
+        return
+    stacks = io.StringIO()
+    for other in asyncio.all_tasks():
+        other.print_stack(limit=8, file=stacks)
+    task.cancel()
+    raise AssertionError(f"{step} did not finish in {STOP_HANG_SECONDS} s; tasks:\n{stacks.getvalue()}")
 
 
 @pytest.fixture

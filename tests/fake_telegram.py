@@ -198,6 +198,7 @@ _COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
 _LEADING_COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 _SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
+DELETE_WINDOW_SECONDS = 48 * 3600  # a bot may delete its own message this long after sending it
 _EDIT_NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -456,6 +457,7 @@ class FakeBotAPI:
         self.clock = clock
         self.in_flight = 0  # requests the server holds right now (latency, hangs, long polls)
         self.max_in_flight = 0  # the most it ever held at once: proves clients overlap their requests
+        self.long_polls = 0  # getUpdates calls held right now, waiting for updates
         # recordings
         self.sent: list[SentMessage] = []
         self.edited: list[SentMessage] = []
@@ -480,6 +482,11 @@ class FakeBotAPI:
         self._last_message_id: dict[ChatId, int] = {}
         self._messages: dict[tuple[ChatId, int], tuple[str | None, str | None, JSONDict | None]] = {}
         self._deleted_ids: set[tuple[ChatId, int]] = set()
+        self._sent_at: dict[tuple[ChatId, int], float] = {}  # clock() when each message was sent (48 h rule)
+        self._media_ids: set[tuple[ChatId, int]] = set()  # messages with a caption instead of text
+        # Edits and deletions count against the flood limits like sends (Telegram counts them too); off by
+        # default so conversations that edit settings screens in a burst are not slowed.
+        self.limit_edits = False
         self._windows: dict[Any, deque[float]] = {}
         self._bans: dict[Any, float] = {}
         self._updates: list[JSONDict] = []
@@ -497,6 +504,7 @@ class FakeBotAPI:
             ("sendDocument", self._send_document),
             ("editMessageText", self._edit_message_text),
             ("editMessageReplyMarkup", self._edit_message_reply_markup),
+            ("editMessageCaption", self._edit_message_caption),
             ("deleteMessage", self._delete_message),
             ("answerCallbackQuery", self._answer_callback_query),
             ("answerInlineQuery", self._answer_inline_query),
@@ -697,6 +705,23 @@ class FakeBotAPI:
                 self._sent_event = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sent_event.wait(), remaining)
+
+    async def wait_until_clients_quiet(self, timeout: float = 30.0) -> None:
+        """Wait until every connection has closed or waits in a long poll, and no other request is held.
+
+        After a client process is killed, that is the moment everything it had sent has been handled and
+        recorded: aiohttp finishes a request whose client went away, and only then drops its connection.
+        """
+        assert self._runner is not None and self._runner.server is not None, "start() first"
+        server = self._runner.server
+        quiet = 0
+        async with asyncio.timeout(timeout):
+            # Three looks in a row, each after a pass of the event loop: a connection the kernel has
+            # accepted is picked up (accept, then connection_made) within two passes.
+            while quiet < 3:
+                await asyncio.sleep(0.01)
+                busy = len(server.connections) > self.long_polls or self.in_flight > self.long_polls
+                quiet = 0 if busy else quiet + 1
 
     def _wait_summary(self, n: int, chat_id: ChatId | None, timeout: float, found: list[SentMessage]) -> str:
         """Explain a timeout with what did happen, so a failing test tells its own story."""
@@ -1000,6 +1025,9 @@ class FakeBotAPI:
         by_chat.append(sent)
         if record:
             self._messages[(chat_id, message_id)] = (text, params.get("parse_mode"), markup)
+        self._sent_at[(chat_id, message_id)] = self.clock()
+        if extra:
+            self._media_ids.add((chat_id, message_id))
         if self._sent_event is not None:
             event, self._sent_event = self._sent_event, None
             event.set()
@@ -1140,9 +1168,21 @@ class FakeBotAPI:
         message_id = params.get("message_id")
         if not message_id:
             raise _bad("message identifier is not specified")
-        if (chat["id"], message_id) in self._deleted_ids:
+        if (chat["id"], message_id) in self._deleted_ids or not self._exists(chat["id"], message_id):
             raise _bad("message to edit not found")
+        if self.limit_edits and self.limits.enabled:
+            self._check_rate("edit", chat["id"], chat["type"], False)
         return chat, message_id, None
+
+    def _exists(self, chat_id: ChatId, message_id: Any) -> bool:
+        """A message this server created in that chat (ids from 1,000,001 are users' own messages)."""
+        if not isinstance(message_id, int):
+            return False
+        return message_id > 1_000_000 or 0 < message_id <= self._last_message_id.get(chat_id, 0)
+
+    def sent_at(self, chat_id: ChatId, message_id: int) -> float | None:
+        """When the message was sent, on this server's clock."""
+        return self._sent_at.get((chat_id, message_id))
 
     def _record_edit(
         self,
@@ -1189,6 +1229,8 @@ class FakeBotAPI:
 
     async def _edit_message_text(self, params: JSONDict) -> JSONDict | bool:
         chat, message_id, inline_id = self._edit_target(params)
+        if chat is not None and (chat["id"], message_id) in self._media_ids:
+            raise _bad("there is no text in the message to edit")
         text = params.get("text")
         parse_mode = params.get("parse_mode")
         plain = self._check_text(text, parse_mode)
@@ -1219,14 +1261,39 @@ class FakeBotAPI:
             "editMessageReplyMarkup", params, chat, message_id, inline_id, text, plain, markup
         )
 
+    async def _edit_message_caption(self, params: JSONDict) -> JSONDict | bool:
+        """Like editMessageText, for a photo's (or document's) caption: at most 1,024 characters."""
+        chat, message_id, inline_id = self._edit_target(params)
+        if chat is not None and (chat["id"], message_id) not in self._media_ids:
+            raise _bad("there is no caption in the message to edit")
+        text = params.get("caption")
+        parse_mode = params.get("parse_mode")
+        plain = self._check_text(text, parse_mode, caption=True)
+        markup = self._check_markup(params.get("reply_markup"), inline_only=True)
+        if chat is not None and message_id is not None:
+            key = (chat["id"], message_id)
+            if self._messages.get(key) == (text, parse_mode, markup):
+                raise _bad(_EDIT_NOT_MODIFIED)
+            if self.record_text:
+                self._messages[key] = (text, parse_mode, markup)
+        return self._record_edit(
+            "editMessageCaption", params, chat, message_id, inline_id, text, plain, markup
+        )
+
     async def _delete_message(self, params: JSONDict) -> bool:
+        """Bots delete their own messages only for 48 hours after sending them (on this server's clock)."""
         chat = self._chat(params)
         message_id = params.get("message_id")
         if not message_id:
             raise _bad("message identifier is not specified")
         key = (chat["id"], message_id)
-        if key in self._deleted_ids:
+        if key in self._deleted_ids or not self._exists(chat["id"], message_id):
             raise _bad("message to delete not found")
+        sent_at = self._sent_at.get(key)
+        if sent_at is not None and self.clock() - sent_at >= DELETE_WINDOW_SECONDS:
+            raise _bad("message can't be deleted")
+        if self.limit_edits and self.limits.enabled:
+            self._check_rate("deleteMessage", chat["id"], chat["type"], False)
         self._messages.pop(key, None)
         self._deleted_ids.add(key)
         self.deleted.append(key)
@@ -1380,21 +1447,25 @@ class FakeBotAPI:
         self._wake_pollers()  # an older long poll gets terminated with 409, like Telegram does
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            batch = self._ready_updates(offset, limit)
-            remaining = deadline - loop.time()
-            if batch or remaining <= 0 or (self._closing is not None and self._closing.is_set()):
-                break
-            if self._updates_event is None:
-                self._updates_event = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._updates_event.wait(), remaining)
-            if generation != self._poll_generation:
-                raise ApiError(
-                    409,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
-                )
+        self.long_polls += 1
+        try:
+            while True:
+                batch = self._ready_updates(offset, limit)
+                remaining = deadline - loop.time()
+                if batch or remaining <= 0 or (self._closing is not None and self._closing.is_set()):
+                    break
+                if self._updates_event is None:
+                    self._updates_event = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._updates_event.wait(), remaining)
+                if generation != self._poll_generation:
+                    raise ApiError(
+                        409,
+                        "Conflict: terminated by other getUpdates request; "
+                        "make sure that only one bot instance is running",
+                    )
+        finally:
+            self.long_polls -= 1
         self.updates_served.extend(batch)
         return batch
 

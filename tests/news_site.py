@@ -26,12 +26,16 @@ class Item:
     published: datetime | None = None
 
 
-def rss(items: list[Item], *, title: str = "Gündem", encoding: str = "utf-8") -> bytes:
-    """An RSS 2.0 document in the given encoding."""
+def rss(
+    items: list[Item], *, title: str = "Gündem", encoding: str = "utf-8", language: str | None = None
+) -> bytes:
+    """An RSS 2.0 document in the given encoding, with a <language> when given."""
     parts = [f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>']
     parts.append(
         f"<title>{escape(title)}</title><link>https://site.example/</link><description>d</description>"
     )
+    if language is not None:
+        parts.append(f"<language>{escape(language)}</language>")
     for item in items:
         parts.append("<item>")
         parts.append(f"<title>{escape(item.title)}</title>")
@@ -48,7 +52,9 @@ def rss(items: list[Item], *, title: str = "Gündem", encoding: str = "utf-8") -
     return "".join(parts).encode(encoding)
 
 
-def article_page(title: str, paragraphs: list[str], published: date, *, layout: str = "semantic") -> str:
+def article_page(
+    title: str, paragraphs: list[str], published: date, *, layout: str = "semantic", lang: str | None = None
+) -> str:
     """An article page with the outlet's furniture (menu, province widget, share line, footer)."""
     day = f"{published.day} {published.strftime('%B')}, {published.year}"
     text = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
@@ -63,8 +69,9 @@ def article_page(title: str, paragraphs: list[str], published: date, *, layout: 
             f"<div class='news'><div class='news-title'>{escape(title)}</div>"
             f"<div class='news-date'>{day}</div><div class='news-body'>{text}</div></div>"
         )
+    html = "<html>" if lang is None else f"<html lang='{escape(lang)}'>"
     return (
-        f"<html><head><meta charset='utf-8'><title>{escape(title)} - Site</title></head><body>"
+        f"{html}<head><meta charset='utf-8'><title>{escape(title)} - Site</title></head><body>"
         "<div class='menu'><a href='/'>Home</a> <a href='/politics'>Politics</a></div>"
         f"<div class='weather'>{widget}<div>Adana 31 °C</div></div>{main}"
         "<div class='share'>Be the first to recommend it among your friends</div>"
@@ -117,10 +124,19 @@ class NewsSite:
         """The absolute URL of a path on this site."""
         return str(self.server.make_url(path))
 
-    def feed(self, path: str, items: list[Item], *, encoding: str = "utf-8", title: str = "Gündem") -> str:
+    def feed(
+        self,
+        path: str,
+        items: list[Item],
+        *,
+        encoding: str = "utf-8",
+        title: str = "Gündem",
+        language: str | None = None,
+    ) -> str:
         """Serve an RSS feed (with an ETag) and return its URL."""
         self.resources[path] = Resource(
-            rss(items, title=title, encoding=encoding), f"application/rss+xml; charset={encoding}"
+            rss(items, title=title, encoding=encoding, language=language),
+            f"application/rss+xml; charset={encoding}",
         )
         return self.url(path)
 

@@ -136,3 +136,13 @@ def test_garbage_is_refused_or_incomplete_never_a_crash(data: bytes) -> None:
 def test_client_needs_an_http_url() -> None:
     with pytest.raises(ValueError):
         BotApi("ftp://example.com/bot1:x")
+
+
+@pytest.mark.parametrize("base", [f"http://localhost:8081{TOKEN}", f"http://[localhost:8081/bot{TOKEN}"])
+def test_a_bad_url_is_refused_without_quoting_the_token(base: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        BotApi(base)
+    error: BaseException | None = refused.value
+    while error is not None:  # nothing a traceback would print names the token
+        assert TOKEN.split(":")[1] not in str(error), error
+        error = error.__cause__ or error.__context__

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TOKEN
 from tests.fake_telegram import FakeBotAPI
 
@@ -103,6 +105,18 @@ def test_import_reports_unreadable_pages_and_still_imports_the_others(tmp_path):
     assert "added #1" in result.stdout
 
 
+def test_import_of_pages_that_are_not_html_is_one_line_each(tmp_path):
+    (tmp_path / "fragment.html").write_text("<p>x</p>", encoding="utf-8")
+    (tmp_path / "binary.html").write_bytes(b"\x00\x01\x02 binary")
+    env = clean_env(NEWSBOT_DB=str(tmp_path / "news.db"))
+    result = newsbot("import", "fragment.html", "binary.html", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: fragment.html: no article text found",
+        "error: binary.html: no article text found",
+    ], "no library log lines (trafilatura: empty HTML tree) between them"
+
+
 async def test_run_polls_answers_and_stops_cleanly_on_sigterm(tmp_path):
     async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
         from tests.fake_telegram import make_user, message_update
@@ -181,3 +195,68 @@ async def test_webhook_mode_registers_a_secret_and_refuses_requests_without_it(t
             if process.returncode is None:
                 process.kill()
         assert process.returncode == 0
+
+
+SECRET_TOKEN = "123456:" + "S3cr3t_" * 5  # token-shaped, so a leak in any form would be easy to spot
+
+
+def assert_one_line_without_token(result: subprocess.CompletedProcess[str]) -> str:
+    """What an operator sees: one line on stderr, nothing on stdout, no token and no traceback."""
+    output = result.stdout + result.stderr
+    assert SECRET_TOKEN.split(":")[1] not in output and "S3cr3t_" not in output, output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+    assert result.stdout == "" and result.stderr.strip().count("\n") == 0, output[-2000:]
+    return result.stderr.strip()
+
+
+def test_a_bot_api_url_without_bot_is_refused_before_the_token_lands_in_its_port(tmp_path):
+    env = clean_env(
+        TELEGRAM_BOT_TOKEN=SECRET_TOKEN,
+        NEWSBOT_BOT_API_URL="http://localhost:8081",
+        NEWSBOT_DB=str(tmp_path / "n.db"),
+    )
+    result = newsbot("run", env=env, cwd=tmp_path)
+    line = assert_one_line_without_token(result)
+    assert result.returncode == 2
+    assert line.startswith("newsbot: NEWSBOT_BOT_API_URL: ") and "ending in /bot" in line
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "command"),
+    [
+        ("NEWSBOT_BOT_API_URL", "http://[x", ("feed", "list")),
+        ("NEWSBOT_BOT_API_URL", "http://[x", ("run",)),
+        ("NEWSBOT_BOT_API_URL", "http://localhost:99999/bot", ("run",)),
+        ("NEWSBOT_WEATHER_API_URL", "http://[x", ("run",)),
+        ("NEWSBOT_WEATHER_API_URL", "https://open-meteo.example:99999/v1/forecast", ("run",)),
+    ],
+)
+def test_a_malformed_url_variable_is_one_line_naming_it(tmp_path, name, value, command):
+    env = clean_env(TELEGRAM_BOT_TOKEN=SECRET_TOKEN, NEWSBOT_DB=str(tmp_path / "n.db"), **{name: value})
+    result = newsbot(*command, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert assert_one_line_without_token(result).startswith(f"newsbot: {name}: expected an http(s) URL")
+
+
+def test_a_malformed_webhook_url_is_one_line(tmp_path):
+    env = clean_env(TELEGRAM_BOT_TOKEN=SECRET_TOKEN, NEWSBOT_DB=str(tmp_path / "n.db"))
+    result = newsbot("run", "--webhook-url", "https://[x", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert assert_one_line_without_token(result) == (
+        "newsbot: --webhook-url must be an https URL, got 'https://[x'"
+    )
+
+
+async def test_an_unexpected_failure_at_start_is_one_redacted_line_and_status_1(tmp_path):
+    """Telegram refuses the token at start: python-telegram-bot's error quotes the token in full."""
+    async with FakeBotAPI(token=TOKEN, bot_username="newsbot_test_bot") as api:
+        env = bot_env(api, tmp_path) | {"TELEGRAM_BOT_TOKEN": SECRET_TOKEN}  # not the one Telegram knows
+        result = await asyncio.to_thread(newsbot, "run", env=env, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert "S3cr3t_" not in output, output[-3000:]  # it was in Python's traceback of the uncaught error
+    assert result.returncode == 1, output[-3000:]
+    stopped = [line for line in result.stderr.splitlines() if "newsbot run stopped" in line]
+    assert len(stopped) == 1, output[-3000:]
+    assert " ERROR " in stopped[0] and stopped[0].endswith(
+        "newsbot run stopped: InvalidToken: The token `<redacted>` was rejected by the server."
+    )

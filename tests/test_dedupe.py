@@ -161,7 +161,12 @@ async def test_an_edited_item_keeps_its_guid_and_a_later_one_with_the_headline_i
     site.feed("/rss", [evening, edited])
     await poller.run_cycle()
     assert await announced(store) == ["\n\n".join(EVENING_TEXT)], "the evening one is new, the edit is not"
-    assert await store.articles.count() == 2 and len(site.seen("/haber/1")) == 1
+    # The edit is a correction of the stored article (issue 12): its page is read again, once.
+    assert await store.articles.count() == 2 and len(site.seen("/haber/1")) == 2
+    corrected_article = await store.articles.get(1)
+    assert corrected_article is not None and corrected_article.body.startswith("Düzeltme: okullar")
+    await poller.run_cycle()
+    assert len(site.seen("/haber/1")) == 2
 
 
 async def test_items_with_only_a_link_are_judged_by_it(poller, store, site):
@@ -347,8 +352,7 @@ async def test_migration_0009_keys_stored_articles_by_the_new_rule(tmp_path, sit
     assert key is not None
     synthetic = hashlib.sha256(f"{fold_text(WATER)}\n{fold_text(WATER_TEXT)}".encode()).hexdigest()
     old = await Store.open(path)  # rows exactly as the old code stored them
-    feed, _ = await old.feeds.add(feed_url, key)
-    await old.db.execute("UPDATE feeds SET primed = 1 WHERE id = ?", (feed.id,))
+    await old.db.execute("INSERT INTO feeds (url, url_key, primed) VALUES (?, ?, 1)", (feed_url, key))
     link = "https://site.example/h/9"
     rows = [  # (title, body, url, url_key, guid, content_hash, source)
         # a /post, and the same /post again on another day (a second article under the old rule)

@@ -420,13 +420,21 @@ async def test_long_broadcasts_log_their_progress(strict, telegram, caplog):
     engine.options = replace(engine.options, progress_interval=0.5)
     await engine.start()
     await add_subscribers(store, list(range(9401, 9461)))
+
+    def lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name.startswith("bot.delivery")]
+
+    def progress(line: str) -> bool:
+        return "/60 done" in line and "msg/s" in line and "left" in line
+
     with caplog.at_level(logging.INFO, logger="bot.delivery"):
         await publish_article(store)
         await settle(store, engine)
-        await asyncio.sleep(0.6)
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.delivery")]
-    assert any("/60 done" in line and "msg/s" in line and "left" in line for line in lines), lines
-    assert any("finished: 60 deliveries" in line for line in lines), lines
+        async with asyncio.timeout(30):  # the finished line comes with the next report; this bounds a hang
+            while not any("finished: 60 deliveries" in line for line in lines()):
+                await asyncio.sleep(0.05)
+    assert any(progress(line) for line in lines()), lines()  # 60 at 30/s: two seconds, several reports
+    assert len([line for line in lines() if "finished: 60 deliveries" in line]) == 1, lines()
 
 
 async def test_stats_shows_operators_the_numbers_and_others_nothing(strict, telegram, settings):

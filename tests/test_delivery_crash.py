@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bot.delivery.engine import DeliveryOptions
 from bot.drafts import make_draft
 from bot.publishing import publish
 from storage import Store
@@ -37,10 +38,10 @@ async def start_bot(api: FakeBotAPI, db: Path, cwd: Path) -> asyncio.subprocess.
     )
 
 
-def pending_chats(db: Path) -> set[int]:
+def pending_chats(db: Path, statuses: tuple[str, ...] = ("pending", "sending")) -> set[int]:
     with sqlite3.connect(db) as connection:
         rows = connection.execute(
-            "SELECT chat_id FROM deliveries WHERE status IN ('pending', 'sending')"
+            f"SELECT chat_id FROM deliveries WHERE status IN ({', '.join('?' * len(statuses))})", statuses
         ).fetchall()
     return {chat_id for (chat_id,) in rows}
 
@@ -67,18 +68,21 @@ async def test_a_killed_bot_finishes_the_broadcast_after_restart(tmp_path):
             await api.wait_for_messages(60, timeout=60)
             process.kill()  # SIGKILL: no cleanup at all
             await process.wait()
-            await asyncio.sleep(0.3)  # requests already on the wire still reach the server
+            await api.wait_until_clients_quiet()  # requests already on the wire have reached the server
         finally:
             if process.returncode is None:
                 process.kill()
         before = Counter(m.chat_id for m in api.sent)
+        claimed = pending_chats(db, ("sending",))  # claimed by the killed process, outcome not committed
         in_flight = {chat_id for chat_id in before if chat_id in pending_chats(db)}
         assert 0 < sum(before.values()) < len(SUBSCRIBERS), "killed in the middle of the broadcast"
 
         process = await start_bot(api, db, tmp_path)
         try:
             await api.wait_for_messages(len(SUBSCRIBERS) + len(in_flight), timeout=60)
-            await asyncio.sleep(0.5)
+            async with asyncio.timeout(60):  # every outcome committed: nothing is left to send (twice)
+                while pending_chats(db) or api.in_flight > api.long_polls:
+                    await asyncio.sleep(0.05)
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
         finally:
@@ -90,7 +94,9 @@ async def test_a_killed_bot_finishes_the_broadcast_after_restart(tmp_path):
     assert set(received) == set(SUBSCRIBERS), "every subscriber has the article"
     twice = {chat_id for chat_id, n in received.items() if n > 1}
     assert twice <= in_flight, "only messages whose outcome was not yet committed are sent again"
-    assert len(in_flight) <= 10, f"{len(in_flight)} in flight at 30 msg/s and 100 ms per call"
+    assert in_flight <= claimed, "and only claimed ones: nothing goes out before its claim is committed"
+    bound = DeliveryOptions().concurrency + DeliveryOptions().claim_size
+    assert len(claimed) <= bound, f"{len(claimed)} claimed: a sender each, and one claim being dispatched"
     assert max(received.values()) <= 2
     assert pending_chats(db) == set()
     assert_no_flood(api)

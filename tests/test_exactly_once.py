@@ -15,7 +15,7 @@ from telegram.error import Conflict
 from bot.settings import Settings
 from storage import Store
 from tests.conftest import ADMIN_ID, TOKEN, running
-from tests.fake_telegram import Chaos, FakeBotAPI, Fault
+from tests.fake_telegram import Chaos, FakeBotAPI, Fault, RecordedRequest
 from tests.test_delivery import add_subscribers, assert_no_flood, engine_of, publish_article, settle
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
@@ -45,7 +45,7 @@ async def broadcast_once(
             engine = engine_of(app)
             await engine.stop()
             engine.options = replace(
-                engine.options, retry_base=0.05, idle_poll=0.2, concurrency=32, rate=rate
+                engine.options, retry_base=0.05, idle_poll=0.2, concurrency=32
             )
             await engine.start()
             store = app.bot_data.store
@@ -54,6 +54,11 @@ async def broadcast_once(
             await settle(store, engine, timeout=120)
             assert_no_flood_except_injected(telegram)
         return Counter(m.chat_id for m in telegram.sent), settings.db_path
+
+
+def refused_probes(telegram: FakeBotAPI) -> list[RecordedRequest]:
+    """The engine's token checks that Telegram refused."""
+    return [r for r in telegram.requests if r.method == "getMe" and r.status == 401]
 
 
 def assert_no_flood_except_injected(telegram: FakeBotAPI) -> None:
@@ -176,7 +181,10 @@ async def test_a_revoked_token_keeps_the_queue_and_resumes_when_it_works(strict,
                 break
             await asyncio.sleep(0.05)
         assert engine.halted and "refused the bot token" in engine.halted
-        await asyncio.sleep(0.5)  # several probes fail meanwhile
+        probed = len(refused_probes(telegram))
+        async with asyncio.timeout(30):  # three more probes fail meanwhile; the timeout bounds a hang
+            while len(refused_probes(telegram)) < probed + 3:
+                await asyncio.sleep(0.05)
         with sqlite3.connect(settings.db_path) as connection:
             queue = connection.execute("SELECT status, attempts FROM deliveries").fetchall()
         assert queue and all(status == "pending" and attempts == 0 for status, attempts in queue), queue
@@ -201,10 +209,13 @@ async def test_another_instance_polling_pauses_broadcasts_with_one_line(strict, 
         for _ in range(3):  # PTB's polling loop reports every failed getUpdates
             await strict.process_error(None, Conflict("terminated by other getUpdates request"))
         assert engine.halted and "another instance" in engine.halted
+        seen = len(telegram.requests)
         await publish_article(store)
-        await asyncio.sleep(0.3)
-        assert telegram.sent == [], "nothing goes out while another instance may be sending too"
         await settle(store, engine)
+    # The first token check comes when the conflicts have stopped for conflict_hold; nothing went out before.
+    after = [r.method for r in telegram.requests[seen:]]
+    assert "getMe" in after and "sendMessage" in after, after
+    assert after.index("getMe") < after.index("sendMessage"), "nothing goes out while another instance may"
     readers = Counter(m.chat_id for m in telegram.sent if m.chat_id != ADMIN_ID)
     assert readers == dict.fromkeys(range(6301, 6306), 1)
     assert "going out again" in telegram.messages_to(ADMIN_ID)[0].plain, "the operator is told"

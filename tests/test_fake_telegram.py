@@ -330,6 +330,28 @@ async def test_hang_times_out_client(api: FakeBotAPI) -> None:
     assert api.sent == [] and not [r for r in api.requests if r.method == "sendMessage"]
 
 
+async def test_what_a_vanished_client_sent_is_recorded_once_the_clients_are_quiet(api: FakeBotAPI) -> None:
+    async def post(method: str, params: dict) -> asyncio.StreamWriter:
+        body = json.dumps(params).encode()
+        _, writer = await asyncio.open_connection(api.host, api.port)
+        head = f"POST /bot{TOKEN}/{method} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        return writer
+
+    poll = await post("getUpdates", {"timeout": 20})  # a long poll stays open meanwhile
+    await held_requests(api, 1)
+    api.fail_next("sendMessage", error=Fault.hang(0.3, deliver=True))  # read, then slow to answer
+    message = await post("sendMessage", {"chat_id": 5, "text": "son dakika"})
+    await held_requests(api, 2)
+    message.close()  # the client process died while the server was handling its request
+    assert api.sent == []
+    await api.wait_until_clients_quiet()
+    assert [m.chat_id for m in api.sent] == [5], "the server finished it, and only then was quiet"
+    assert api.in_flight == api.long_polls == 1
+    poll.close()
+
+
 async def test_latency(api: FakeBotAPI, bot: Bot) -> None:
     api.latency = 0.5
     started = time.monotonic()

@@ -6,6 +6,8 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.news_site import Item, NewsSite, article_page
 from tests.test_cli import clean_env, newsbot
 
@@ -33,8 +35,9 @@ async def test_feed_add_list_and_remove(tmp_path):
         assert broken.stderr.count("\n") == 1, "one line, no log noise or traceback"
 
         listing = (await run("list")).stdout.splitlines()
-        assert listing[0] == "URL\tTITLE\tLAST FETCH\tARTICLES\tLAST ERROR"
-        assert listing[1].startswith(f"{url}\tGündem\t") and listing[1].endswith("\t1\t-")
+        assert listing[0] == "URL\tTITLE\tLANGUAGE\tSECTION\tBREAKING\tLAST FETCH\tARTICLES\tLAST ERROR"
+        assert listing[1].startswith(f"{url}\tGündem\tauto\tGenel/General\tno\t")
+        assert listing[1].endswith("\t1\t-")
         assert listing[2].endswith("\t0\tHTTP 404")
 
         removed = await run("remove", url)
@@ -50,3 +53,12 @@ async def test_feed_add_list_and_remove(tmp_path):
     with sqlite3.connect(tmp_path / "news.db") as db:
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
         assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("url", ["http://[abc", "https://news.example:99999/rss"])
+@pytest.mark.parametrize("action", ["add", "remove"])
+def test_a_malformed_feed_url_is_one_line(tmp_path, action, url):
+    result = newsbot("feed", action, url, env=clean_env(NEWSBOT_DB=str(tmp_path / "news.db")), cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {url}: "), result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr

@@ -53,6 +53,15 @@ async def test_an_admin_adds_lists_and_removes_feeds(admin: Reader, app, site):
     assert await app.bot_data.store.articles.count() == 2
 
 
+@pytest.mark.parametrize("url", ["http://[abc", "https://news.example:99999/rss"])
+async def test_a_malformed_feed_url_is_answered_without_a_logged_error(admin: Reader, app, url, caplog):
+    for action in ("add", "remove"):
+        answer = (await admin.says(f"/feeds {action} {url}")).plain
+        assert "not an http(s) address" in answer
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], "no traceback"
+    assert await app.bot_data.store.feeds.statuses() == []
+
+
 async def test_a_long_feed_list_is_split_within_telegrams_limits(admin: Reader, app, telegram):
     store = app.bot_data.store
     for n in range(20):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pytest
@@ -51,12 +52,13 @@ async def test_the_command_menu_is_registered_in_both_languages(app, telegram):
 
 
 async def test_subscribe_and_unsubscribe_are_idempotent_and_say_what_changed(english_reader: Reader, app):
+    chats = app.bot_data.store.chats
     assert "You are subscribed" in (await english_reader.says("/subscribe")).plain
     assert "already subscribed" in (await english_reader.says("/subscribe")).plain
-    assert await app.bot_data.store.chats.count_active() == 1
+    assert (await chats.get(english_reader.chat_id)).subscribed
     assert "You are unsubscribed" in (await english_reader.says("/unsubscribe")).plain
     assert "were not subscribed" in (await english_reader.says("/unsubscribe")).plain
-    assert await app.bot_data.store.chats.count_active() == 0
+    assert not (await chats.get(english_reader.chat_id)).subscribed
 
 
 async def test_latest_before_any_article_explains(reader: Reader):
@@ -114,6 +116,19 @@ async def test_language_switch_with_buttons(reader: Reader):
     assert "Welcome" in (await reader.says("/start")).plain
     await reader.presses("Türkçe", on=prompt)
     assert "Hoş geldiniz" in (await reader.says("/start")).plain
+
+
+async def test_pressing_a_language_twice_is_no_error(english_reader: Reader, telegram, caplog):
+    prompt = await english_reader.says("/language")
+    (confirmation,) = await english_reader.presses("English", on=prompt)
+    assert "I will speak English" in confirmation.plain
+    edits = len(telegram.edited)
+    # A double tap: Telegram answers the unchanged edit with 400 "message is not modified".
+    assert await english_reader.presses("English", on=prompt) == []
+    refused = [r for r in telegram.requests if r.method == "editMessageText" and r.status == 400]
+    assert len(refused) == 1 and "message is not modified" in refused[0].description
+    assert len(telegram.edited) == edits
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no error logged, no apology sent"
 
 
 async def test_unknown_commands_and_plain_text_get_a_pointer(english_reader: Reader):

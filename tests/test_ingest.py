@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bot.clock import in_istanbul
 from bot.ingest import FeedPoller, IngestLimits, feed_key
@@ -68,6 +70,27 @@ def story(site: NewsSite, n: int, *, guid: bool = True, **overrides: object) -> 
     }
     fields.update(overrides)
     return Item(**fields)
+
+
+@given(st.one_of(st.text(), st.text().map(lambda rest: "http://" + rest), st.from_regex(r"https?://\S*")))
+@example("http://[abc")
+@example("https://[::1")
+@example("http://example.com:99999/rss")
+@example("http://example.com:0/rss")
+@example("http://example.com:-1/rss")
+@example("http://]x[/rss")
+def test_feed_key_is_a_key_or_none_never_an_exception(text: str) -> None:
+    key = feed_key(text)
+    assert key is None or key.lower().startswith(("http://", "https://"))
+    if key is not None:
+        assert feed_key(key) == key, "a key is its own key"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[abc", "http://[abc]/rss", "http://example.com:99999/rss", "http://example.com:0/rss"]
+)
+def test_a_malformed_feed_url_has_no_key(url: str) -> None:
+    assert feed_key(url) is None
 
 
 async def add(poller: FeedPoller, url: str) -> Feed:

@@ -23,6 +23,7 @@ from bot.render import Renderer
 from bot.settings import Settings, SettingsError
 from storage import Store
 from storage import retention as retention_module
+from storage.database import StorageError
 from storage.models import DeliveryArchive, DeliveryOutcome, StatsOverview
 from tests.conftest import ADMIN_ID
 from tests.conversation import Reader
@@ -351,6 +352,38 @@ async def test_a_pass_the_database_refuses_is_one_logged_line(app: Application, 
     assert records[0].getMessage().startswith("retention pass stopped: ")
     assert RUNNING not in app.bot_data.extras
     assert await store.db.fetchval("SELECT count(*) FROM deliveries") == 1
+
+
+async def damaged(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A storage layer that reports a damaged file, as it does for anything it cannot name more exactly."""
+
+    async def refuse(*_: object) -> None:
+        raise StorageError(f"{store.db.path}: the database is damaged (truncated or corrupt)")
+
+    monkeypatch.setattr(store.retention, "prune_batch", refuse)
+
+
+async def unexpected_schema(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's own error (no such table) from a file changed behind the bot's back."""
+    await store.db.execute("ALTER TABLE delivery_days RENAME TO delivery_days_moved")
+
+
+@pytest.mark.parametrize("failure", [damaged, unexpected_schema])
+async def test_a_storage_failure_in_the_job_is_one_logged_line_and_the_bot_goes_on(
+    app: Application, telegram: FakeBotAPI, caplog, monkeypatch, failure
+):
+    store = app.bot_data.store
+    await finished_deliveries(store, [5001], at=time.time() - 30 * DAY)
+    await failure(store, monkeypatch)
+    with caplog.at_level(logging.INFO):
+        await app.job_queue.get_jobs_by_name(RETENTION_JOB)[0].run(app)
+    mine = [r for r in caplog.records if r.name == "bot.maintenance"]
+    assert len(mine) == 1 and mine[0].getMessage().startswith("retention pass stopped: "), mine
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], "no traceback"
+    assert RUNNING not in app.bot_data.extras, "the next pass may run"
+    assert await store.db.fetchval("SELECT count(*) FROM deliveries") == 1
+    reader = Reader(app, telegram, 5002, language_code="en")
+    assert "/latest" in (await reader.says("/help")).plain, "the bot still answers"
 
 
 @pytest.mark.parametrize(

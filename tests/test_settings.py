@@ -45,6 +45,16 @@ def test_every_documented_variable_is_read():
     [
         ("NEWSBOT_ADMIN_IDS", "alice"),
         ("NEWSBOT_BOT_API_URL", "ftp://x"),
+        ("NEWSBOT_BOT_API_URL", "http://localhost:8081"),  # the token would land in the port
+        ("NEWSBOT_BOT_API_URL", "http://localhost:8081/bot/"),
+        ("NEWSBOT_BOT_API_URL", "http://localhost:8081/bot?x=1"),
+        ("NEWSBOT_BOT_API_URL", "http://[x"),
+        ("NEWSBOT_BOT_API_URL", "http://localhost:99999/bot"),
+        ("NEWSBOT_BOT_API_URL", "http://localhost:0/bot"),
+        ("NEWSBOT_BOT_API_URL", "http://:8081/bot"),
+        ("NEWSBOT_WEATHER_API_URL", "http://[x"),
+        ("NEWSBOT_WEATHER_API_URL", "https://open-meteo.example:99999/v1/forecast"),
+        ("NEWSBOT_WEATHER_API_URL", "open-meteo.example/v1/forecast"),
         ("NEWSBOT_FEED_INTERVAL", "-5"),
         ("NEWSBOT_FEED_INTERVAL", "soon"),
         ("NEWSBOT_PAID_BROADCAST", "maybe"),
@@ -86,6 +96,24 @@ def test_every_documented_variable_is_read():
 def test_invalid_values_name_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_mapping({name: value})
+
+
+def test_the_bot_api_url_error_says_it_must_end_in_bot_and_shows_no_token():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_mapping({"NEWSBOT_BOT_API_URL": "http://localhost:8081/bot123456:" + "x" * 35})
+    message = str(refused.value)
+    assert "\n" not in message and "ending in /bot" in message
+    assert "x" * 35 not in message and "bot<redacted>" in message
+
+
+def test_the_repr_shows_no_secret():
+    settings = Settings.from_mapping(
+        {"TELEGRAM_BOT_TOKEN": "123456:tokensecret", "NEWSBOT_WEBHOOK_SECRET": "hooksecret"}
+    )
+    assert settings.token == "123456:tokensecret" and settings.webhook_secret == "hooksecret"
+    for shown in (repr(settings), str(settings)):
+        assert "tokensecret" not in shown and "hooksecret" not in shown
+        assert "bot_api_url=" in shown, "the rest is still there to read"
 
 
 def test_fetch_allow_reads_hosts_addresses_and_ranges():

@@ -16,6 +16,7 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
+from bot.delivery.ratelimit import retry_after_seconds
 from bot.transport import AiohttpRequest
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawX"
@@ -158,7 +159,7 @@ async def test_error_mapping(server: tuple[web.Application, int]) -> None:
     async with make_bot(port, read_timeout=0.3) as bot:
         with pytest.raises(RetryAfter) as flood:
             await bot.send_message(CHAT_FLOOD, "x")
-        assert flood.value._retry_after.total_seconds() == 7
+        assert retry_after_seconds(flood.value) == 7
         with pytest.raises(BadRequest, match=r"(?i)chat not found"):
             await bot.send_message(CHAT_BAD, "x")
         with pytest.raises(TimedOut) as hung:
@@ -169,6 +170,29 @@ async def test_error_mapping(server: tuple[web.Application, int]) -> None:
         with pytest.raises(TimedOut) as hung:
             await asyncio.wait_for(patient.send_message(CHAT_HANG, "x", read_timeout=0.1), 60)
         assert isinstance(hung.value.__cause__, ServerTimeoutError)
+
+
+def chain(error: BaseException | None) -> str:
+    """Every message and repr along an exception's causes and contexts, as a traceback would show them."""
+    parts = []
+    while error is not None:
+        parts += [str(error), repr(error), *map(str, error.args)]
+        error = error.__cause__ or error.__context__
+    return "\n".join(parts)
+
+
+async def test_a_url_error_carries_no_token_in_its_chain() -> None:
+    """A base URL without /bot puts the token into the port: aiohttp quotes the whole URL in its error."""
+    secret = TOKEN.split(":")[1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as failed:
+            await request.post(f"http://localhost:8081{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+    assert "InvalidUrlClientError" in str(failed.value)
+    assert secret not in chain(failed.value), "a traceback of this error would print the token"
 
 
 async def test_long_poll_honours_per_call_read_timeout(server: tuple[web.Application, int]) -> None:

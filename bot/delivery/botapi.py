@@ -104,11 +104,15 @@ class BotApi:
 
     def __init__(self, base: str, *, max_connections: int = 128, connect_timeout: float = 5.0) -> None:
         """`base` is like https://api.telegram.org/bot<token>; nothing connects until the first call."""
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("the Bot API URL must be http(s)://host/...")
-        self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:  # `base` ends in the token: a bad port or host must not quote it in the error
+            parts = urlsplit(base)
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host = port = None
+        if host is None or parts.scheme not in ("http", "https"):
+            raise ValueError("the Bot API URL must be http(s)://host[:port]/...bot<token>") from None
+        self._host = host
+        self._port = port or (443 if parts.scheme == "https" else 80)
         self._ssl = ssl.create_default_context() if parts.scheme == "https" else None
         self._path = parts.path.rstrip("/")
         host_header = parts.netloc.rsplit("@", 1)[-1]

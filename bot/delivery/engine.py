@@ -62,6 +62,10 @@ DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invali
 TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
 CONFLICT = 409  # another getUpdates or webhook with the same token
 PACING_SLACK = 0.005  # seconds senders may start ahead of their pace
+EDIT = "edit"  # follow-up kinds (ref "<article>:<version>" / "<article>"): one delivery per delivered message
+WITHDRAW = "withdraw"
+DELETE_WINDOW = 48 * 3600 - 600  # bots may delete their messages for 48 hours; keep 10 minutes' margin
+GONE = ("message to edit not found", "message to delete not found", "message_id_invalid")
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,6 @@ class DeliveryOptions:
 
     paid: bool = False  # allow_paid_broadcast=True: up to 1000 msg/s, 0.1 Stars each
     concurrency: int = 128  # sends in flight; 30 msg/s over 200 ms links needs 6, 1000 msg/s needs 100+
-    rate: float = 30.0  # sends per second the limiter allows; senders start a little faster, never in a herd
     batch_size: int = 500  # deliveries read per page
     claim_size: int = 64  # deliveries claimed per transaction
     idle_poll: float = 1.0  # seconds between outbox polls when idle (other processes enqueue too)
@@ -100,6 +103,22 @@ class _Prepared:
     def body(self, chat_id: int, silent: bool = False) -> bytes:
         quiet = b',"disable_notification":true' if silent else b""
         return self.head + str(chat_id).encode() + quiet + self.tail
+
+    def edit_body(self, chat_id: int, message_id: int, *, caption: bool = False) -> bytes:
+        """The same message as an edit of `message_id`: editMessageText, or editMessageCaption for a photo."""
+        if caption and self.photo_parameters is not None:  # the caption the photo was sent with, new version
+            parameters = {k: v for k, v in self.photo_parameters.items() if k != "allow_paid_broadcast"}
+            edit = {"chat_id": chat_id, "message_id": message_id, **parameters}
+            return json.dumps(edit, ensure_ascii=False, separators=(",", ":")).encode()
+        tail = self.tail
+        if caption:
+            tail = _as_caption(tail)
+        tail = tail.replace(b',"allow_paid_broadcast":true', b"")
+        return self.head + str(chat_id).encode() + b',"message_id":' + str(message_id).encode() + tail
+
+
+class _Stopped(Exception):
+    """The broadcast was stopped (/cancel, a withdrawal) after this send was claimed: it is not made."""
 
 
 class _Halted(Exception):
@@ -135,7 +154,7 @@ class DeliveryEngine:
         self._notify_operators = notify_operators
         self._renderers: dict[str, BroadcastRenderer] = {}
         self._messages: OrderedDict[
-            tuple[str, str, str, str | None], tuple[float, asyncio.Future[_Prepared | None]]
+            tuple[str, str, str, str | None, int], tuple[float, asyncio.Future[_Prepared | None]]
         ] = OrderedDict()
         self._busy_chats: Counter[int] = Counter()  # one send per chat at a time: a 403 stops the rest
         self._groups_inflight = 0
@@ -145,7 +164,7 @@ class DeliveryEngine:
         self._fill_wake = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
         self._background: list[asyncio.Task[None]] = []
-        self._writer = GroupCommit(store, self.owner, self.options.commit_linger)
+        self._writer = GroupCommit(store, self.owner, self.options.commit_linger, clock)
         self._sending = asyncio.Event()  # cleared while the token is refused or another instance polls
         self._sending.set()
         self._halt_reason: str | None = None
@@ -154,15 +173,23 @@ class DeliveryEngine:
         self._watcher: asyncio.Task[None] | None = None
         # broadcast id -> [outcomes here so far, outcomes at the last progress line, time of that line]
         self._touched: dict[int, list[float]] = {}
+        self._stopped: set[int] = set()  # broadcasts stopped (/cancel, withdrawn): claimed sends are dropped
         self.sent = 0
         self.failed = 0
         self.register_renderer("article", article_renderer(store, renderer))
+        self.register_renderer(EDIT, article_renderer(store, renderer))
+        self.register_renderer(WITHDRAW, withdrawal_renderer(store, renderer))
 
     # ------------------------------------------------------------------ public API
 
     def register_renderer(self, kind: str, render: BroadcastRenderer) -> None:
         """Render broadcasts of `kind`: render(ref, lang) -> message, or None if there is nothing to send."""
         self._renderers[kind] = render
+        self.wake()
+
+    def stopped(self, broadcast_id: int) -> None:
+        """A broadcast was stopped: sends already claimed for it but not yet made are dropped, not made."""
+        self._stopped.add(broadcast_id)
         self.wake()
 
     def wake(self) -> None:
@@ -194,6 +221,7 @@ class DeliveryEngine:
             log.info("re-queued %d deliveries claimed by a process that stopped mid-send", requeued)
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self.store.outbox.add_listener(self.wake)
+        self.store.outbox.add_stop_listener(self.stopped)
         self._background = [
             asyncio.create_task(self._keep(self._work_outbox), name="delivery-dispatcher"),
             asyncio.create_task(self._keep(self._fill), name="delivery-filler"),
@@ -208,6 +236,7 @@ class DeliveryEngine:
     async def stop(self) -> None:
         """Stop taking work; sends in flight get stop_timeout to finish, the rest go back to the queue."""
         self.store.outbox.remove_listener(self.wake)
+        self.store.outbox.remove_stop_listener(self.stopped)
         for task in [*self._background, self._watcher]:
             if task is not None:
                 task.cancel()
@@ -267,6 +296,7 @@ class DeliveryEngine:
         dispatched = False
         loop = asyncio.get_running_loop()
         next_start = loop.time()
+        interval = 1.0 / (1.1 * self.limiter.sends_per_second(paid=self.options.paid))
         while True:
             await self._sending.wait()
             page = await self.store.outbox.due(
@@ -312,7 +342,6 @@ class DeliveryEngine:
                     # Start senders at the pace the limiter lets them through (plus 10%): a herd of a hundred
                     # tasks waking together would delay the granted send by tens of milliseconds, and a send
                     # that reaches Telegram that much later than it was counted can break its window.
-                    interval = 1.0 / (1.1 * self.options.rate)
                     now = loop.time()
                     if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
                         await asyncio.sleep(next_start - now)
@@ -391,8 +420,12 @@ class DeliveryEngine:
     async def _attempt(self, delivery: DueDelivery) -> DeliveryOutcome | None:
         """Send until there is an outcome to record; None when the claim was handed on (migration)."""
         bid, chat_id = delivery.broadcast_id, delivery.chat_id
+        if delivery.target is not None:
+            return await self._follow_up(delivery)
         try:
-            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
+            message = await self._message(
+                delivery.kind, delivery.ref, _language(delivery), delivery.matched, delivery.revision
+            )
         except Exception as error:
             log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
             return self._transient(delivery, chat_id, f"render: {error}")
@@ -405,8 +438,17 @@ class DeliveryEngine:
             if not self._sending.is_set():
                 raise _Halted  # paused meanwhile: give the claim back rather than hold it
             try:
-                await self._send(message, chat_id, delivery.silent)
-                return DeliveryOutcome(bid, chat_id, "sent")
+                result = await self._send(message, chat_id, delivery.silent, bid)
+                return DeliveryOutcome(
+                    bid,
+                    chat_id,
+                    "sent",
+                    message_id=_message_id(result),
+                    photo=isinstance(result, dict) and "photo" in result,
+                    revision=delivery.revision,
+                )
+            except _Stopped:
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
             except ApiError as error:
@@ -421,16 +463,18 @@ class DeliveryEngine:
                     )
                 return verdict
 
-    async def _send(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+    async def _send(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
         """One send within the limiter: the lead photo when the message has a usable one, else the text."""
         if message.photo is not None and self.photos is not None:
-            sent = await self._send_photo(message, chat_id, silent)
-            if sent is not None:
-                return sent
+            sent = await self._send_photo(message, chat_id, silent, broadcast_id)
+            if sent is not None:  # a photo: a later correction edits its caption
+                return {"message_id": _message_id(sent), "photo": True}
         await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+        if broadcast_id in self._stopped:
+            raise _Stopped
         return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
 
-    async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool) -> Any:
+    async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
         """sendPhoto by file_id, or the article's one upload; None when the text must go instead."""
         assert message.photo is not None and self.photos is not None
         parameters: dict[str, Any] = {"chat_id": chat_id, **(message.photo_parameters or {})}
@@ -440,6 +484,8 @@ class DeliveryEngine:
 
         async def acquire() -> None:
             await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            if broadcast_id in self._stopped:
+                raise _Stopped
 
         async def by_file_id(file_id: str) -> Any:
             body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
@@ -519,6 +565,67 @@ class DeliveryEngine:
         delay = min(self.options.retry_cap, self.options.retry_base * 2 ** (attempt - 1))
         return DeliveryOutcome(delivery.broadcast_id, chat_id, "retry", error, time.time() + delay)
 
+    # ------------------------------------------------------------------ edits and withdrawals
+
+    async def _follow_up(self, delivery: DueDelivery) -> DeliveryOutcome | None:
+        """Edit or delete one message delivered earlier (delivery.target), with the limits of any send.
+
+        An edit shows the article's current version; a withdrawal deletes a message younger than 48 hours
+        and edits an older one (or one Telegram refuses to delete) to the short notice. A message that is
+        already as it should be, or that the reader deleted, needs nothing more.
+        """
+        bid, chat_id, target = delivery.broadcast_id, delivery.chat_id, delivery.target
+        assert target is not None
+        delete = delivery.kind == WITHDRAW and (
+            delivery.target_at is not None and self._clock() - delivery.target_at < DELETE_WINDOW
+        )
+        try:
+            message = await self._message(delivery.kind, delivery.ref, _language(delivery), delivery.matched)
+        except Exception as error:
+            log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
+            return self._transient(delivery, chat_id, f"render: {error}")
+        if message is None:
+            nothing = f"nothing to send for {delivery.kind} {delivery.ref}"
+            return DeliveryOutcome(bid, chat_id, "failed", nothing)
+        flood_waits = 0
+        while True:
+            if not self._sending.is_set():
+                raise _Halted
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            if bid in self._stopped:  # superseded by a newer edit, or the article was withdrawn meanwhile
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
+            try:
+                if delete:
+                    body = json.dumps({"chat_id": chat_id, "message_id": target}).encode()
+                    await self.api.call("deleteMessage", body, self.options.send_timeout)
+                else:
+                    # A photo's caption is edited instead of its text (the photo send path sets `photo`).
+                    method = "editMessageCaption" if delivery.target_photo else "editMessageText"
+                    body = message.edit_body(chat_id, target, caption=delivery.target_photo)
+                    await self.api.call(method, body, self.options.send_timeout)
+                return DeliveryOutcome(bid, chat_id, "sent", message_id=target, photo=delivery.target_photo)
+            except TransportError as error:
+                return self._transient(delivery, chat_id, str(error))
+            except ApiError as error:
+                lowered = error.description.lower()
+                if error.status == 400 and "message is not modified" in lowered:
+                    return DeliveryOutcome(bid, chat_id, "sent", message_id=target)
+                if error.status == 400 and any(reason in lowered for reason in GONE):
+                    return DeliveryOutcome(bid, chat_id, "sent", f"already gone: {error.description}"[:300])
+                if delete and error.status == 400 and "can't be deleted" in lowered:
+                    delete = False  # too old after all, or not ours to delete: edit it to the notice
+                    continue
+                verdict = await self._judge(delivery, chat_id, error)
+                if verdict == "again":
+                    flood_waits += 1
+                    if flood_waits < self.options.max_flood_waits:
+                        continue
+                    wait = error.retry_after or 1.0
+                    return DeliveryOutcome(
+                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
+                    )
+                return verdict
+
     # ------------------------------------------------------------------ halting on a refused token
 
     def _halt(self, reason: str) -> None:
@@ -558,9 +665,11 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ rendering
 
-    async def _message(self, kind: str, ref: str, lang: str, matched: str | None = None) -> _Prepared | None:
-        """The message for (kind, ref, lang, matched), rendered once and shared by every sender."""
-        key = (kind, ref, lang, matched)
+    async def _message(
+        self, kind: str, ref: str, lang: str, matched: str | None = None, revision: int = 1
+    ) -> _Prepared | None:
+        """The message for (kind, ref, lang, matched), rendered once per article version, for every sender."""
+        key = (kind, ref, lang, matched, revision)
         loop = asyncio.get_running_loop()
         cached = self._messages.get(key)
         future = (
@@ -662,8 +771,9 @@ def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
     """
 
     async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
+        ref = ref.split(":", 1)[0]  # an edit's ref is "<article>:<version>"
         article = await store.articles.get(int(ref)) if ref.isdigit() else None
-        if article is None:
+        if article is None or article.withdrawn:
             return None
         message = render_article(renderer, lang, article, matched=matched)
         route = await store.routing.article_route(article.id)
@@ -673,6 +783,33 @@ def article_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
         return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
 
     return render
+
+
+def withdrawal_renderer(store: Store, renderer: Renderer) -> BroadcastRenderer:
+    """Broadcast kind "withdraw": ref is the article id; the notice that replaces a copy too old to delete."""
+
+    async def render(ref: str, lang: str, matched: str | None = None) -> RenderedMessage | None:
+        article = await store.articles.get(int(ref)) if ref.isdigit() else None
+        if article is None:
+            return None
+        return RenderedMessage(renderer.message(lang, "article_withdrawn_notice", article=article))
+
+    return render
+
+
+def _message_id(result: Any) -> int | None:
+    """The message id in a send's answer (None if Telegram's answer had none)."""
+    if isinstance(result, dict) and isinstance(result.get("message_id"), int):
+        return result["message_id"]
+    return None
+
+
+def _as_caption(tail: bytes) -> bytes:
+    """A prepared text message's JSON tail as a caption edit (captions have no link preview)."""
+    parameters = json.loads(b"{" + tail[1:])
+    parameters["caption"] = parameters.pop("text", "")
+    parameters.pop("link_preview_options", None)
+    return b"," + json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode()[1:]
 
 
 def _language(delivery: DueDelivery) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 
 from storage import Store
 from storage.models import DeliveryOutcome
@@ -16,8 +18,15 @@ LINGER_UNTIL = 64  # outcomes that make a commit worth doing at once
 class GroupCommit:
     """Commits outcomes at once; those arriving during a commit share the next one (no waiting window)."""
 
-    def __init__(self, store: Store, owner: str, linger: float = 0.0) -> None:
-        """`owner` is the engine whose claims these outcomes settle; `linger` gathers a busy stream."""
+    def __init__(
+        self, store: Store, owner: str, linger: float = 0.0, clock: Callable[[], float] = time.time
+    ) -> None:
+        """`owner` is the engine whose claims these outcomes settle; `linger` gathers a busy stream.
+
+        `clock` (unix time) stamps when each message was sent: a withdrawal deletes only those younger than
+        48 hours, so tests move it.
+        """
+        self._clock = clock
         self._store = store
         self._owner = owner
         self._linger = linger
@@ -38,7 +47,9 @@ class GroupCommit:
                 await asyncio.sleep(self._linger)  # at 1,000 msg/s: one commit per 20 outcomes, not per 2
             batch, self._queue = self._queue, []
             try:
-                await self._store.outbox.record(self._owner, [outcome for outcome, _ in batch])
+                await self._store.outbox.record(
+                    self._owner, [outcome for outcome, _ in batch], now=self._clock()
+                )
             except Exception as error:
                 log.warning("could not record %d outcomes (%s); they stay claimed", len(batch), error)
                 for _, future in batch:

@@ -87,6 +87,8 @@ _LIMITED_EXTRA = frozenset({"stopPoll", "stopMessageLiveLocation"})
 _UNLIMITED = frozenset({"sendChatAction"})
 
 
+PAID_PER_SECOND = 1000  # Telegram's limit for allow_paid_broadcast sends (0.1 Stars each)
+
 class Lease(Protocol):
     """Something a caller holds while it works and need not hold while a send waits (an update's slot)."""
 
@@ -453,7 +455,7 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
     def __init__(
         self,
         overall_per_second: int = 30,
-        paid_per_second: int = 1000,
+        paid_per_second: int = PAID_PER_SECOND,
         group_per_period: int = 20,
         group_period: float = 60.0,
         private_period: float = 1.0,
@@ -659,6 +661,11 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if private:
             return state.previous > now - 2 * window.period
         return window.count(now) >= window.limit - 1
+
+    def sends_per_second(self, *, paid: bool = False) -> float:
+        """The most this limiter lets through per second (paid window or global), for senders to start at."""
+        window = (self._paid if paid else self._overall).window
+        return window.limit / window.period
 
     def tracked_chats(self) -> int:
         """How many chats the limiter keeps a window for: pruning bounds it however many it has seen."""

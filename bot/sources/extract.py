@@ -94,6 +94,7 @@ class ExtractedArticle:
     published: dt.date | None
     text: str
     url: str | None
+    language: str | None = None  # as the page declares it (`<html lang>`, ...), not yet normalised
     image_url: str | None = None  # og:image / twitter:image
 
 
@@ -319,4 +320,26 @@ def extract_article(
     title, body = clip(title, MAX_TITLE_CHARS), clip(body, MAX_BODY_CHARS)
     url = url or doc.url or None
     image = page_image(tree, url)
-    return ExtractedArticle(title=title, published=published, text=body, url=url, image_url=image)
+    return ExtractedArticle(
+        title=title, published=published, text=body, url=url, image_url=image, language=_page_language(tree)
+    )
+
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _page_language(tree: lxml.html.HtmlElement | None) -> str | None:
+    """The language the page declares: `<html lang>`, else its content-language or og:locale meta."""
+    if tree is None:
+        return None
+    declared = tree.get("lang") or tree.get(_XML_LANG) or tree.get("xml:lang")
+    if declared and declared.strip():
+        return declared.strip()[:64]
+    for xpath in (
+        "//meta[translate(@http-equiv, 'CONTENTLAGU', 'contentlagu')='content-language']/@content",
+        "//meta[@property='og:locale']/@content",
+    ):
+        found = _first_text(tree, xpath)
+        if found:
+            return found.split(",")[0].strip()[:64]
+    return None

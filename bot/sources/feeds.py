@@ -60,6 +60,7 @@ class FeedEntry:
     title: str
     summary: str
     published: dt.datetime | None
+    language: str | None = None  # the item's own xml:lang (Atom), as written
     image_url: str | None = None  # media:content, media:thumbnail or an image enclosure
 
 
@@ -70,6 +71,7 @@ class ParsedFeed:
     title: str
     entries: list[FeedEntry]
     bozo_reason: str | None
+    language: str | None = None  # <language>, dc:language or xml:lang, as written
 
 
 class _TextCollector(HTMLParser):
@@ -278,7 +280,18 @@ def _entry(raw: Any, base_url: str) -> FeedEntry | None:
         summary=summary,
         published=_to_datetime(raw),
         image_url=feed_image(raw, base_url),
+        language=_language(raw),
     )
+
+
+def _language(raw: Any) -> str | None:
+    """The xml:lang feedparser saw on the item's title or text (inherited from the feed's when unset)."""
+    for key in ("title_detail", "summary_detail"):
+        detail = raw.get(key)
+        language = detail.get("language") if isinstance(detail, dict) else None
+        if isinstance(language, str) and language.strip():
+            return language.strip()[:64]
+    return None
 
 
 def _describe(exc: object) -> str | None:
@@ -324,4 +337,7 @@ def parse_feed(body: bytes, *, charset: str | None, content_type: str | None, ur
         raise FeedParseError(f"not a feed: {reason}")
     entries = [entry for raw in parsed.entries if (entry := _entry(raw, url)) is not None]
     title = clip(html_to_text(parsed.feed.get("title", "") or ""), MAX_TITLE_CHARS)
-    return ParsedFeed(title=title, entries=entries, bozo_reason=_bozo_reason(parsed, decoding))
+    declared = parsed.feed.get("language")
+    language = (declared.strip()[:64] or None) if isinstance(declared, str) else None
+    bozo_reason = _bozo_reason(parsed, decoding)
+    return ParsedFeed(title=title, entries=entries, bozo_reason=bozo_reason, language=language)

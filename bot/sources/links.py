@@ -12,7 +12,7 @@ try:  # idna ships with yarl (an aiohttp dependency); the stdlib codec is the fa
 except ImportError:  # pragma: no cover
     idna = None  # type: ignore[assignment]
 
-__all__ = ["TRACKING_PARAMS", "fold_text", "normalize_url"]
+__all__ = ["TRACKING_PARAMS", "fold_text", "http_url_parts", "normalize_url"]
 
 TRACKING_PARAMS = frozenset(
     {
@@ -26,6 +26,22 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def http_url_parts(url: str) -> SplitResult | None:
+    """The parts of an http(s) URL with a host and a port from 1 to 65535, else None: never raises.
+
+    urlsplit raises for a malformed authority ("http://[x") and .port for a bad port ("h:99999"); every
+    caller that reads operator or reader input needs both answered as "not a URL", not as a traceback.
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not host or port == 0:  # .port refuses > 65535 itself
+        return None
+    return parts
 
 
 def _is_tracking(key: str) -> bool:
