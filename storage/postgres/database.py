@@ -258,7 +258,7 @@ class PgDatabase:
             async with self._readers.acquire() as connection, connection.transaction(readonly=True):
                 milliseconds = max(1, round(max(seconds, BOUNDED_MIN_SECONDS) * 1000))
                 await connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
-                yield PgBoundedReads(connection)
+                yield PgBoundedReads(connection, spent=seconds <= 0)
 
 
 BOUNDED_MIN_SECONDS = 0.5  # the least time a bounded read gets on PostgreSQL (wall clock; see bounded_reads)
@@ -267,11 +267,14 @@ BOUNDED_MIN_SECONDS = 0.5  # the least time a bounded read gets on PostgreSQL (w
 class PgBoundedReads:
     """Reads on one connection under one statement_timeout; see `PgDatabase.bounded_reads`."""
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, *, spent: bool = False) -> None:
         self._connection = connection
+        self._spent = spent  # given no time at all: no statement starts, as on SQLite
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         """All rows, unless the server's time limit stops the statement first."""
+        if self._spent:
+            raise TooMuchWork("out of budget before the statement (no time given)")
         statement, args = arguments(sql, params)
         try:
             return await self._connection.fetch(statement, *args)
@@ -284,8 +287,9 @@ class PgTransaction:
 
     dialect: Dialect = POSTGRES
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    def __init__(self, connection: asyncpg.Connection, *, spent: bool = False) -> None:
         self._connection = connection
+        self._spent = spent  # given no time at all: no statement starts, as on SQLite
         self.committed: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:
