@@ -113,6 +113,7 @@ class PgDatabase:
         self._writers = writers
         self._readers = readers
         self.url = redact_url(url)  # for messages: never the password
+        self.path = self.url  # what messages name the database by, as Database.path names the file
 
     @classmethod
     async def open(
