@@ -1,7 +1,8 @@
 """PostgreSQL through asyncpg, with the public surface of storage/database.py's Database.
 
-Groundwork of issue 14: the bot does not run on this yet (NEWSBOT_DATABASE_URL is not wired); the storage
-modules still speak SQLite. What is the same:
+Store.open picks it for a postgresql:// URL (NEWSBOT_DATABASE_URL); every storage module runs on it, its
+statements built from `dialect` (storage/dialect.py) where SQLite and PostgreSQL say things differently.
+What is the same:
 
 - `open` checks, migrates (storage/postgres/migrations, the numbers and names of storage/migrations) and
   refuses a schema it does not know, with the same `DatabaseUnusable`; a write that cannot happen now
