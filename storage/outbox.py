@@ -115,8 +115,10 @@ class Outbox:
         is the fill moment its quiet hours are judged at.
         """
         async with self._db.transaction() as tx:
+            # Locked (PostgreSQL) so a stop (cancel_queued) waits for this chunk or this chunk sees the stop.
             row = await tx.fetchone(
-                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL",
+                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL"
+                + self._db.dialect.for_update,
                 (broadcast_id,),
             )
             if row is None:
