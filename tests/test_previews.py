@@ -20,6 +20,8 @@ from tests.fake_telegram import FakeBotAPI, SentMessage, callback_update, make_u
 from tests.test_delivery import publish_article, settle
 from tests.test_photos import make_png
 
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
+
 STATEMENT = "/post Valilikten açıklama\nİl genelinde okullar yarın tatil.\nİkinci satır."
 ALERTS = {
     "expired": "This preview has expired; nothing was published. Send the command again.",
