@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", metavar="PATH", type=Path, help="the new file (not the .db file's own path)")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(handler=_backup)
+
+    migrate = commands.add_parser(
+        "migrate-to-postgres", help="copy the SQLite database (NEWSBOT_DB) into an empty PostgreSQL database"
+    )
+    migrate.add_argument("url", metavar="URL", help="postgresql://user:password@host:port/database")
+    migrate.add_argument("--from", dest="source", type=Path, help="the SQLite file (default: NEWSBOT_DB)")
+    migrate.set_defaults(handler=_migrate_to_postgres)
     return parser
 
 
@@ -175,6 +182,25 @@ async def _check_database(path: Path) -> None:
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
     size = asyncio.run(backup_database(settings.db_path, args.path, overwrite=args.force))
     print(f"backed up {settings.db_path} to {args.path} ({_size(size)})")
+    return 0
+
+
+def _migrate_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.postgres.copy import copy_to_postgres
+    from storage.postgres.sql import redact_url
+
+    source = args.source or settings.db_path
+    shown = redact_url(args.url)
+    try:
+        tables = asyncio.run(copy_to_postgres(source, args.url, progress=print))
+    except StorageError as error:  # the message names the database without its password
+        print(f"newsbot: {error}", file=sys.stderr)
+        return 1
+    rows = sum(table.target_rows for table in tables)
+    print(
+        f"copied {source} to {shown}: {len(tables)} tables, {rows} rows; "
+        "the row count of every table matches the SQLite database"
+    )
     return 0
 
 
