@@ -112,7 +112,7 @@ async def _post_init(application: Application) -> None:
     assert services.settings is not None
     # NEWSBOT_DEFAULT_LANGUAGE (branch meta) is the language of articles stored without one; "tr" until then.
     default_language = getattr(services.settings, "default_language", "tr")
-    services.store = await Store.open(services.settings.db_path, default_language=default_language)
+    services.store = await Store.open(services.settings.database, default_language=default_language)
     services.weather = WeatherService(
         services.store, services.renderer, services.settings.weather_api_url, clock=services.clock
     )

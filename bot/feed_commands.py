@@ -30,7 +30,7 @@ async def add_feed(
     if key is None:
         print(f"error: {url}: not an http(s) URL", file=err)
         return EXIT_FAILED
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     limits = IngestLimits()
     session = FeedPoller.open_session(limits, settings.fetch_allow)
     try:
@@ -75,7 +75,7 @@ def _marks(feed: Feed, section: Section | None) -> str:
 
 async def list_feeds(settings: Settings, *, out: TextIO) -> int:
     """URL, title, language, section, breaking mark, last fetch, article count, last error: tab-separated."""
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         statuses = await store.feeds.statuses()
     finally:
@@ -104,7 +104,7 @@ async def list_feeds(settings: Settings, *, out: TextIO) -> int:
 async def remove_feed(settings: Settings, url: str, *, out: TextIO, err: TextIO) -> int:
     """Stop fetching a feed; its articles stay."""
     key = feed_key(url)
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         removed = key is not None and await store.feeds.remove(key)
     finally:

@@ -37,7 +37,7 @@ async def import_pages(
     """Import every source, report each, and return how many failed (the others still import)."""
     options = options or ArticleOptions()
     failures = 0
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         section = await section_for(store, options.section)
         async with open_session(settings.fetch_allow) as session:

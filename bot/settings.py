@@ -7,11 +7,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.logsafe import redact
 from bot.news.languages import ISO_639_1
 from bot.sources.addresses import FetchAllow
 from bot.sources.links import http_url_parts
+from storage.postgres.sql import redact_url
 
 DEFAULT_BOT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com/v1/forecast"
@@ -33,6 +35,8 @@ class Settings:
 
     token: str | None = field(default=None, repr=False)  # a repr ends up in logs and tracebacks
     db_path: Path = Path("newsbot.db")
+    # NEWSBOT_DATABASE_URL: PostgreSQL instead of the SQLite file; never shown (it may hold a password).
+    database_url: str | None = field(default=None, repr=False)
     bot_api_url: str = DEFAULT_BOT_API_URL
     admin_ids: frozenset[int] = field(default_factory=frozenset)
     feed_interval: float = 300.0
@@ -76,6 +80,7 @@ class Settings:
         return cls(
             token=token,
             db_path=Path(get("NEWSBOT_DB") or "newsbot.db"),
+            database_url=_database_url(get("NEWSBOT_DATABASE_URL")),
             bot_api_url=_bot_api_url(get("NEWSBOT_BOT_API_URL")),
             admin_ids=_ids(get("NEWSBOT_ADMIN_IDS")),
             feed_interval=_seconds(get("NEWSBOT_FEED_INTERVAL"), "NEWSBOT_FEED_INTERVAL", 300.0),
@@ -91,6 +96,11 @@ class Settings:
             fetch_allow=_fetch_allow(get("NEWSBOT_FETCH_ALLOW")),
             user_rate=_user_rate(get("NEWSBOT_USER_RATE")),
         )
+
+    @property
+    def database(self) -> Path | str:
+        """What Store.open opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     def webhook_secret_token(self) -> str:
         """Derive a stable secret from the token so restarts keep accepting Telegram's webhook calls."""
@@ -113,6 +123,27 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         result[key] = value
     return result
+
+
+def _database_url(value: str | None) -> str | None:
+    """A postgresql:// URL with a host and a database name; the message never repeats its password."""
+    if value is None:
+        return None
+    shown = redact_url(value)
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError:
+        raise SettingsError(f"NEWSBOT_DATABASE_URL: not a valid URL ({shown})") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise SettingsError(
+            f"NEWSBOT_DATABASE_URL: expected postgresql://user:password@host:5432/dbname, got {shown}"
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        raise SettingsError(f"NEWSBOT_DATABASE_URL: no host in {shown}")
+    if not parts.path.strip("/"):
+        raise SettingsError(f"NEWSBOT_DATABASE_URL: no database name in {shown} (add /dbname)")
+    return value
 
 
 def _url(value: str | None, name: str, default: str) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.database import Database, TooMuchWork, Transaction
+from storage.database import Database, Row, TooMuchWork, Transaction
 from storage.fulltext import fold_for_index, match_expression, query_tokens
 from storage.models import Article, ArticleDraft, SearchPage
 
@@ -24,20 +23,14 @@ class SearchLimits:
     steps: int = 200_000  # SQLite VM steps (a search of 200 matches takes about 7,000)
 
 
-# ONE full-text statement per search: FTS5 expands a prefix word past the prefix index (reads every indexed
-# word starting with it) in each statement that names it, so a second statement (a count, a fallback) would
-# pay for that again. It walks the match newest first and stops after `considered` + 1 articles, so a word
-# in every article costs no more than a rare one. Ranking, in Python over those rows: headline matches first
-# (counted with highlight(), which reads only that row), newest first among equals. BM25 is not used: it
-# first counts, for every word, all articles holding it, a cost that grows with the archive (over 40 ms for
-# 8 common words in 100,000 articles) and that no LIMIT bounds.
-_SEARCH = (
-    "SELECT m.id, length(m.headline) - length(replace(m.headline, char(1), '')) AS hits, a.published_at"
-    " FROM ("
-    "  SELECT rowid AS id, highlight(articles_fts, 0, char(1), '') AS headline FROM articles_fts"
-    "  WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-    " ) AS m JOIN articles AS a ON a.id = m.id WHERE a.withdrawn_at IS NULL"
-)
+# ONE full-text statement per search (the dialect's `search_sql`): FTS5 expands a prefix word past the prefix
+# index (reads every indexed word starting with it) in each statement that names it, so a second statement (a
+# count, a fallback) would pay for that again. It walks the match newest first and stops after `considered` +
+# 1 articles, so a word in every article costs no more than a rare one. Ranking, in Python over those rows:
+# headline matches first (counted with highlight() on SQLite, which reads only that row; from the folded
+# headline on PostgreSQL), newest first among equals. BM25 is not used: it first counts, for every word, all
+# articles holding it, a cost that grows with the archive (over 40 ms for 8 common words in 100,000
+# articles) and that no LIMIT bounds.
 
 
 class Articles:
@@ -128,10 +121,12 @@ class Articles:
         if not tokens or limit <= 0:
             return SearchPage([], 0, more=False)
         expression = match_expression(tokens)
+        dialect = self._db.dialect
         start = max(offset, 0)
         try:
             async with self._db.bounded_reads(steps=limits.steps, seconds=limits.seconds) as reads:
-                rows = await reads.fetchall(_SEARCH, (expression, limits.considered + 1))
+                args = dialect.search_args(tokens, limits.considered + 1)
+                rows = await reads.fetchall(dialect.search_sql, args)
                 newest = sorted(rows, key=lambda row: row["id"], reverse=True)[: limits.considered]
                 ranked = sorted(newest, key=lambda row: (row["hits"], row["published_at"], row["id"]))
                 ids = [row["id"] for row in reversed(ranked)]  # most hits, then newest, first
@@ -248,7 +243,7 @@ async def _index(tx: Transaction, article_id: int, title: str, body: str) -> Non
     )
 
 
-def _article(row: sqlite3.Row) -> Article:
+def _article(row: Row) -> Article:
     return Article(
         id=row["id"],
         title=row["title"],

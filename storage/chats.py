@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
-from storage.database import Database, StorageUnavailable
+from storage.database import Database, Row, StorageUnavailable
 from storage.models import Chat, SubscriptionChange
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 
 class Chats:
@@ -16,6 +13,7 @@ class Chats:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._now = db.dialect.now  # the current UTC time as ISO text
 
     async def remember(self, chat_id: int, chat_type: str, language_code: str | None) -> Chat:
         """Record a chat on every update, writing only when it is new or Telegram reports something new."""
@@ -52,7 +50,7 @@ class Chats:
     async def set_language(self, chat_id: int, language: str) -> None:
         """Store the reader's explicit choice, which wins over Telegram's language_code."""
         await self._db.execute(
-            f"UPDATE chats SET language = ?, updated_at = {_NOW} WHERE chat_id = ?", (language, chat_id)
+            f"UPDATE chats SET language = ?, updated_at = {self._now} WHERE chat_id = ?", (language, chat_id)
         )
 
     async def subscribe(self, chat_id: int) -> SubscriptionChange:
@@ -63,8 +61,8 @@ class Chats:
                 raise StorageUnavailable(f"chat {chat_id} is not recorded yet")
             was_active = row is not None and bool(row["subscribed"]) and bool(row["reachable"])
             await tx.execute(
-                f"UPDATE chats SET subscribed = 1, reachable = 1, updated_at = {_NOW}, "
-                f" subscribed_at = CASE WHEN subscribed = 1 THEN subscribed_at ELSE {_NOW} END "
+                f"UPDATE chats SET subscribed = 1, reachable = 1, updated_at = {self._now}, "
+                f" subscribed_at = CASE WHEN subscribed = 1 THEN subscribed_at ELSE {self._now} END "
                 "WHERE chat_id = ?",
                 (chat_id,),
             )
@@ -74,7 +72,8 @@ class Chats:
         """Unsubscribe (idempotent); articles still queued for the chat are not sent any more."""
         async with self._db.transaction() as tx:
             changed = await tx.execute(
-                f"UPDATE chats SET subscribed = 0, updated_at = {_NOW} WHERE chat_id = ? AND subscribed = 1",
+                f"UPDATE chats SET subscribed = 0, updated_at = {self._now} "
+                "WHERE chat_id = ? AND subscribed = 1",
                 (chat_id,),
             )
             await tx.execute(
@@ -91,13 +90,13 @@ class Chats:
         if current is None or current.reachable == reachable:
             return False  # nothing to write (a /start from a reader the bot can reach reads only)
         changed = await self._db.execute(
-            f"UPDATE chats SET reachable = ?, updated_at = {_NOW} WHERE chat_id = ? AND reachable != ?",
+            f"UPDATE chats SET reachable = ?, updated_at = {self._now} WHERE chat_id = ? AND reachable != ?",
             (int(reachable), chat_id, int(reachable)),
         )
         return changed > 0
 
 
-def _chat(row: sqlite3.Row) -> Chat:
+def _chat(row: Row) -> Chat:
     return Chat(
         chat_id=row["chat_id"],
         chat_type=row["chat_type"],

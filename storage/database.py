@@ -32,10 +32,11 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
+from storage.dialect import SQLITE, Dialect
 from storage.identity import text_key
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ _UNUSABLE = {
     5: "locked by another process for longer than the busy timeout",  # SQLITE_BUSY
     10: "disk I/O error",  # SQLITE_IOERR
 }
+
+
+class Row(Protocol):
+    """A result row of either backend (sqlite3.Row, asyncpg.Record): by position or by column name."""
+
+    def __getitem__(self, key: int | str) -> Any: ...
 
 
 class StorageError(Exception):
@@ -105,6 +112,8 @@ def _writes() -> Iterator[None]:
 
 class Database:
     """One writer (serialised by a lock) and a pool of readers that never wait for it; see the module doc."""
+
+    dialect: Dialect = SQLITE  # what this backend's SQL says differently (storage/dialect.py)
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
         self._connection = connection
@@ -464,6 +473,8 @@ class BoundedReads:
 
 class Transaction:
     """Statements inside `Database.transaction()`; the lock is already held."""
+
+    dialect: Dialect = SQLITE
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._connection = connection

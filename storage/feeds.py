@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 
-from storage.database import Database
+from storage.database import Database, Row
 from storage.models import Feed, FeedStatus, Section
 
 
@@ -96,7 +95,7 @@ class Feeds:
         )
 
 
-def _feed(row: sqlite3.Row) -> Feed:
+def _feed(row: Row) -> Feed:
     return Feed(
         id=row["id"],
         url=row["url"],
@@ -114,7 +113,7 @@ def _feed(row: sqlite3.Row) -> Feed:
     )
 
 
-def _feed_section(row: sqlite3.Row) -> Section | None:
+def _feed_section(row: Row) -> Section | None:
     if row["section_key"] is None:
         return None
     return Section(row["section_id"], row["section_key"], row["section_tr"], row["section_en"])

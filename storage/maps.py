@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from storage.database import Database, StorageUnavailable
+from storage.dialect import Dialect
 from storage.models import DayMaxima, MapReader
 
-# Readers who chose the map, whose morning text for today went out, and who have not had today's map.
-# Parameters: today (Istanbul date) three times. The text's delivery is looked up by the unique
-# (kind, ref) of its broadcast and the deliveries' primary key.
-_MAPS_DUE = (
-    "SELECT c.chat_id, c.province, c.language, c.language_code FROM chats c INDEXED BY chats_weather_map "
-    "WHERE c.weather_map = 1 AND c.province IS NOT NULL AND c.reachable = 1 AND c.weather_sent_on = :today "
-    " AND (c.weather_map_sent_on IS NULL OR c.weather_map_sent_on < :today) "
-    " AND EXISTS (SELECT 1 FROM broadcasts b JOIN deliveries d ON d.broadcast_id = b.id "
-    "   WHERE b.kind = 'weather' AND b.ref = c.province || ':' || :today "
-    "   AND d.chat_id = c.chat_id AND d.status = 'sent') "
-    "ORDER BY c.chat_id LIMIT :limit"
-)
+
+
+def _maps_due(dialect: Dialect) -> str:
+    """Readers who chose the map, whose morning text for today went out, and who have not had today's map.
+
+    Parameters: today (Istanbul date), limit. The text's delivery is looked up by the unique (kind, ref) of
+    its broadcast and the deliveries' primary key.
+    """
+    return (
+        "SELECT c.chat_id, c.province, c.language, c.language_code "
+        f"FROM chats c {dialect.indexed_by('chats_weather_map')} "
+        "WHERE c.weather_map = 1 AND c.province IS NOT NULL AND c.reachable = 1 AND c.weather_sent_on = :today "
+        " AND (c.weather_map_sent_on IS NULL OR c.weather_map_sent_on < :today) "
+        " AND EXISTS (SELECT 1 FROM broadcasts b JOIN deliveries d ON d.broadcast_id = b.id "
+        "   WHERE b.kind = 'weather' AND b.ref = CAST(c.province AS text) || ':' || :today "
+        "   AND d.chat_id = c.chat_id AND d.status = 'sent') "
+        "ORDER BY c.chat_id LIMIT :limit"
+    )
 
 
 class MapStore:
@@ -27,6 +34,7 @@ class MapStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._maps_due = _maps_due(db.dialect)
 
     async def day_maxima(self, day: date) -> DayMaxima | None:
         """The stored maxima of `day` (None when no province has a forecast for it)."""
@@ -56,7 +64,7 @@ class MapStore:
                 (version, plate, day.isoformat(), file_id),
             )
             await tx.execute(
-                "DELETE FROM weather_map_files WHERE day < date(?, '-1 day')", (day.isoformat(),)
+                "DELETE FROM weather_map_files WHERE day < ?", ((day - timedelta(days=1)).isoformat(),)
             )
 
     async def forget_file_id(self, version: str, plate: int) -> None:
@@ -80,7 +88,7 @@ class MapStore:
 
     async def maps_due(self, today: date, limit: int) -> list[MapReader]:
         """Readers whose morning text went out today and who get the map with it but have not yet."""
-        rows = await self._db.fetchall(_MAPS_DUE, {"today": today.isoformat(), "limit": limit})
+        rows = await self._db.fetchall(self._maps_due, {"today": today.isoformat(), "limit": limit})
         return [MapReader(row[0], row[1], row[2], row[3]) for row in rows]
 
     async def mark_maps_sent(self, chat_ids: Sequence[int], today: date) -> None:

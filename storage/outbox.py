@@ -8,23 +8,28 @@ from collections.abc import Callable, Iterable, Sequence
 
 from storage.database import Database, Params, Transaction
 from storage.models import BroadcastProgress, DeliveryOutcome, DueDelivery
-from storage.routing import ROUTED_FILL, Routing, istanbul_minute
+from storage.routing import Routing, istanbul_minute
 
 ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachable = 1"
 # Audiences queued in chunks (Outbox.fill), by name, so a restart can finish queueing one. "readers": the
-# subscribers an article's routing takes (storage/routing.py ROUTED_FILL), chunked over all of them.
+# subscribers an article's routing takes (storage/routing.py Routing.fill_sql), chunked over all of them.
 AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS, "readers": ACTIVE_SUBSCRIBERS}
 FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock, 100-200 ms routing an article
 CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
-_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-
 
 class Outbox:
     """What must be sent to whom; senders work from here, so a restart loses nothing."""
 
     def __init__(self, db: Database, routing: Routing | None = None) -> None:
         self._db = db
+        self._now = db.dialect.now  # the current UTC time as ISO text
         self._routing = routing or Routing(db)
+        dialect = db.dialect
+        self._pending_index = dialect.indexed_by("deliveries_pending")
+        self._sending_index = dialect.indexed_by("deliveries_sending")
+        self._parent_index = dialect.indexed_by("broadcasts_parent")
+        self._not_owner = f"NOT ({dialect.same('claimed_by', '?')})"
+        self._more_subscribed = dialect.greatest("chats.subscribed", "excluded.subscribed")
         self._listeners: list[Callable[[], None]] = []
         self._stop_listeners: list[Callable[[int], None]] = []
 
@@ -52,8 +57,9 @@ class Outbox:
         """Queue `kind`/`ref` now for every chat the SELECT returns (a snapshot); nobody twice."""
         broadcast_id = await self._broadcast(tx, kind, ref)
         added = await tx.execute(
-            "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
-            f"SELECT ?, chat_id FROM ({recipients_sql})",
+            "INSERT INTO deliveries (broadcast_id, chat_id) "
+            f"SELECT CAST(? AS bigint), chat_id FROM ({recipients_sql}) AS r WHERE true "
+            "ON CONFLICT DO NOTHING",
             (broadcast_id, *params),
         )
         await tx.execute(
@@ -79,7 +85,9 @@ class Outbox:
         return await self.enqueue_audience(tx, "article", str(article_id), "readers")
 
     async def _broadcast(self, tx: Transaction, kind: str, ref: str) -> int:
-        await tx.execute("INSERT OR IGNORE INTO broadcasts (kind, ref) VALUES (?, ?)", (kind, ref))
+        await tx.execute(
+            "INSERT INTO broadcasts (kind, ref) VALUES (?, ?) ON CONFLICT DO NOTHING", (kind, ref)
+        )
         row = await tx.fetchone("SELECT id FROM broadcasts WHERE kind = ? AND ref = ?", (kind, ref))
         assert row is not None
         return int(row[0])
@@ -115,11 +123,11 @@ class Outbox:
                 ref = row["ref"]
                 routed = await self._routing.fill_params(tx, int(ref)) if ref.isdigit() else None
                 if routed is None:  # the article is gone: nobody to queue it for
-                    members = ACTIVE_SUBSCRIBERS + " AND 0"
+                    members = ACTIVE_SUBSCRIBERS + " AND 1 = 0"
             after = row["filled_to"] if row["filled_to"] is not None else -(2**63)
             last = await tx.fetchone(
-                f"SELECT max(chat_id), count(*) FROM (SELECT chat_id FROM ({members}) "
-                "WHERE chat_id > ? ORDER BY chat_id LIMIT ?)",
+                f"SELECT max(chat_id), count(*) FROM (SELECT chat_id FROM ({members}) AS m "
+                "WHERE chat_id > ? ORDER BY chat_id LIMIT ?) AS s",
                 (after, chunk),
             )
             assert last is not None
@@ -127,7 +135,7 @@ class Outbox:
             added = 0
             if found and routed is not None:
                 added = await tx.execute(
-                    ROUTED_FILL,
+                    self._routing.fill_sql,
                     {
                         **routed,
                         "broadcast": broadcast_id,
@@ -138,14 +146,15 @@ class Outbox:
                 )
             elif found:
                 added = await tx.execute(
-                    "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
-                    f"SELECT ?, chat_id FROM ({members}) WHERE chat_id > ? AND chat_id <= ?",
+                    "INSERT INTO deliveries (broadcast_id, chat_id) "
+                    f"SELECT CAST(? AS bigint), chat_id FROM ({members}) AS m WHERE chat_id > ? AND chat_id <= ? "
+                    "ON CONFLICT DO NOTHING",
                     (broadcast_id, after, upto),
                 )
             done = found < chunk
             await tx.execute(
                 "UPDATE broadcasts SET filled_to = ?, total = coalesce(total, 0) + ?, "
-                " audience = CASE WHEN ? THEN NULL ELSE audience END WHERE id = ?",
+                " audience = CASE WHEN ? = 1 THEN NULL ELSE audience END WHERE id = ?",
                 (upto if found else after, added, int(done), broadcast_id),
             )
         return done
@@ -175,8 +184,8 @@ class Outbox:
             " c.chat_type, c.language, c.language_code, b.revision, d.target, d.target_at, d.target_photo "
             # The pending index in keyset order, so a page reads its own rows and stops: never the rows
             # already sent, never a sort (CROSS JOIN keeps deliveries the outer loop).
-            "FROM deliveries d INDEXED BY deliveries_pending "
-            "CROSS JOIN broadcasts b ON b.id = d.broadcast_id "
+            f"FROM deliveries d {self._pending_index} "
+            f"{self._db.dialect.cross_join} broadcasts b ON b.id = d.broadcast_id "
             "LEFT JOIN chats c ON c.chat_id = d.chat_id "
             "WHERE d.status = 'pending' AND d.not_before <= ? AND (d.broadcast_id, d.chat_id) > (?, ?) "
             f" AND b.kind IN ({marks}) AND b.audience IS NULL "
@@ -249,7 +258,7 @@ class Outbox:
         """Re-queue claims of engines that are gone (a crash mid-send); the one engine calls this at start."""
         return await self._db.execute(
             "UPDATE deliveries SET status = 'pending', claimed_by = NULL, claimed_at = NULL "
-            "WHERE status = 'sending' AND claimed_by IS NOT ?",
+            f"WHERE status = 'sending' AND {self._not_owner}",
             (owner,),
         )
 
@@ -308,7 +317,7 @@ class Outbox:
             return
         marks = ", ".join("?" for _ in parents)
         rows = await tx.fetchall(
-            "SELECT f.parent, f.id, f.kind, p.revision FROM broadcasts f INDEXED BY broadcasts_parent "
+            f"SELECT f.parent, f.id, f.kind, p.revision FROM broadcasts f {self._parent_index} "
             f"JOIN broadcasts p ON p.id = f.parent WHERE f.parent IN ({marks}) ORDER BY f.id",
             parents,
         )
@@ -322,9 +331,10 @@ class Outbox:
             if kind == "edit" and version is not None and version >= revision:
                 continue  # it showed the corrected version already
             added = await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, "
-                " matched) SELECT ?, chat_id, ?, ?, ?, matched FROM deliveries "
-                "WHERE broadcast_id = ? AND chat_id = ?",
+                "INSERT INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, matched) "
+                "SELECT CAST(? AS bigint), chat_id, CAST(? AS bigint), CAST(? AS double precision), "
+                " CAST(? AS integer), matched FROM deliveries "
+                "WHERE broadcast_id = ? AND chat_id = ? ON CONFLICT DO NOTHING",
                 (followup, message_id, sent_at, photo, broadcast_id, chat_id),
             )
             if added:
@@ -352,11 +362,11 @@ class Outbox:
         broadcast_id = await self._broadcast(tx, kind, ref)
         await tx.execute("UPDATE broadcasts SET parent = ? WHERE id = ?", (parent, broadcast_id))
         added = await tx.execute(
-            "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, "
-            " matched) "
-            "SELECT ?, d.chat_id, d.message_id, d.finished_at, d.photo, d.matched FROM deliveries d "
-            "JOIN chats c ON c.chat_id = d.chat_id "
-            "WHERE d.broadcast_id = ? AND d.status = 'sent' AND d.message_id IS NOT NULL AND c.reachable = 1",
+            "INSERT INTO deliveries (broadcast_id, chat_id, target, target_at, target_photo, matched) "
+            "SELECT CAST(? AS bigint), d.chat_id, d.message_id, d.finished_at, d.photo, d.matched "
+            "FROM deliveries d JOIN chats c ON c.chat_id = d.chat_id "
+            "WHERE d.broadcast_id = ? AND d.status = 'sent' AND d.message_id IS NOT NULL AND c.reachable = 1 "
+            "ON CONFLICT DO NOTHING",
             (broadcast_id, parent),
         )
         await tx.execute(
@@ -386,7 +396,7 @@ class Outbox:
         for listener in self._stop_listeners:
             tx.after_commit(functools.partial(listener, broadcast_id))
         return await tx.execute(
-            "UPDATE deliveries INDEXED BY deliveries_pending "
+            f"UPDATE deliveries {self._pending_index} "
             "SET status = 'failed', error = ?, finished_at = ? "
             "WHERE broadcast_id = ? AND status = 'pending'",
             (reason, time.time(), broadcast_id),
@@ -396,7 +406,7 @@ class Outbox:
         """Telegram says the chat is gone for us: mark it unreachable and fail its pending deliveries."""
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"UPDATE chats SET reachable = 0, updated_at = {_NOW} WHERE chat_id = ?", (chat_id,)
+                f"UPDATE chats SET reachable = 0, updated_at = {self._now} WHERE chat_id = ?", (chat_id,)
             )
             return await self._fail_pending(tx, chat_id, reason)
 
@@ -404,7 +414,7 @@ class Outbox:
         """A channel or group removed the bot: unsubscribe it and fail what was still queued for it."""
         async with self._db.transaction() as tx:
             await tx.execute(
-                f"UPDATE chats SET subscribed = 0, updated_at = {_NOW} WHERE chat_id = ?", (chat_id,)
+                f"UPDATE chats SET subscribed = 0, updated_at = {self._now} WHERE chat_id = ?", (chat_id,)
             )
             return await self._fail_pending(tx, chat_id, reason)
 
@@ -426,30 +436,31 @@ class Outbox:
                 "INSERT INTO chats (chat_id, chat_type, title, language_code, language, subscribed, "
                 " reachable, subscribed_at, languages, muted_sections, digest_times, digest_next, "
                 " digest_after, quiet_start, quiet_end, quiet_next_end) "
-                "SELECT ?, 'supergroup', title, language_code, language, subscribed, 1, subscribed_at, "
+                "SELECT CAST(? AS bigint), 'supergroup', title, language_code, language, subscribed, 1, subscribed_at, "
                 " languages, muted_sections, digest_times, digest_next, digest_after, "
                 " quiet_start, quiet_end, quiet_next_end "
                 "FROM chats WHERE chat_id = ? "
                 "ON CONFLICT (chat_id) DO UPDATE SET "
-                " subscribed = max(chats.subscribed, excluded.subscribed), reachable = 1, "
-                f" language = coalesce(chats.language, excluded.language), updated_at = {_NOW}",
+                f" subscribed = {self._more_subscribed}, reachable = 1, "
+                f" language = coalesce(chats.language, excluded.language), updated_at = {self._now}",
                 (new_chat_id, old_chat_id),
             )
             # The group's choices go with it: its followed words too; the old id gets no digests any more.
             await tx.execute(
-                "INSERT OR IGNORE INTO follows (chat_id, folded, phrase) "
-                "SELECT ?, folded, phrase FROM follows WHERE chat_id = ?",
+                "INSERT INTO follows (chat_id, folded, phrase) "
+                "SELECT CAST(? AS bigint), folded, phrase FROM follows WHERE chat_id = ? ON CONFLICT DO NOTHING",
                 (new_chat_id, old_chat_id),
             )
             await tx.execute(
                 f"UPDATE chats SET subscribed = 0, reachable = 0, digest_next = NULL, quiet_next_end = NULL, "
-                f" updated_at = {_NOW} WHERE chat_id = ?",
+                f" updated_at = {self._now} WHERE chat_id = ?",
                 (old_chat_id,),
             )
             movable = "chat_id = ? AND (status = 'pending' OR (status = 'sending' AND claimed_by = ?))"
             await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, attempts, silent, matched) "
-                f"SELECT broadcast_id, ?, attempts, silent, matched FROM deliveries WHERE {movable}",
+                "INSERT INTO deliveries (broadcast_id, chat_id, attempts, silent, matched) "
+                f"SELECT broadcast_id, CAST(? AS bigint), attempts, silent, matched FROM deliveries "
+                f"WHERE {movable} ON CONFLICT DO NOTHING",
                 (new_chat_id, old_chat_id, owner),
             )
             await tx.execute(f"DELETE FROM deliveries WHERE {movable}", (old_chat_id, owner))
@@ -458,9 +469,9 @@ class Outbox:
         """How far one broadcast got: its stored total and an index count of what is left."""
         row = await self._db.fetchone(
             "SELECT kind, ref, coalesce(total, 0) AS total, "
-            " (SELECT count(*) FROM deliveries INDEXED BY deliveries_pending "
+            f" (SELECT count(*) FROM deliveries {self._pending_index} "
             "   WHERE broadcast_id = b.id AND status = 'pending') AS pending, "
-            " (SELECT count(*) FROM deliveries INDEXED BY deliveries_sending "
+            f" (SELECT count(*) FROM deliveries {self._sending_index} "
             "   WHERE broadcast_id = b.id AND status = 'sending') AS sending "
             "FROM broadcasts b WHERE b.id = ?",
             (broadcast_id,),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 
-from storage.database import Database, StorageUnavailable, Transaction
+from storage.database import Database, Row, StorageUnavailable, Transaction
+from storage.dialect import Dialect
 from storage.folding import fold_text
 from storage.models import FollowChange, FollowedPhrase, ReaderChoices, Section, UnfollowChange
 
@@ -19,16 +19,17 @@ INTERFACE_LANGUAGE = (
     "WHEN substr(lower(c.language_code), 1, 2) = 'tr' THEN 'tr' ELSE 'en' END)"
 )
 
-_NOW = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
-# One row per chat with its follows as a JSON array, so a screen reads everything in one statement.
-_CHOICES = (
-    f"SELECT c.*, {INTERFACE_LANGUAGE} AS interface_language, "
-    " (SELECT json_group_array(json_array(f.folded, f.phrase)) FROM "
-    "   (SELECT folded, phrase FROM follows WHERE chat_id = c.chat_id ORDER BY folded) AS f"
-    " ) AS follows_json "
-    "FROM chats AS c WHERE c.chat_id = ?"
-)
+
+def _choices_sql(dialect: Dialect) -> str:
+    """One row per chat with its follows as a JSON array, so a screen reads everything in one statement."""
+    return (
+        f"SELECT c.*, {INTERFACE_LANGUAGE} AS interface_language, "
+        f" (SELECT {dialect.json_pairs('f.folded', 'f.phrase')} FROM "
+        "   (SELECT folded, phrase FROM follows WHERE chat_id = c.chat_id ORDER BY folded) AS f"
+        " ) AS follows_json "
+        "FROM chats AS c WHERE c.chat_id = ?"
+    )
 
 
 class Readers:
@@ -36,10 +37,21 @@ class Readers:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._now = db.dialect.now  # the current UTC time as ISO text
+        self._choices = _choices_sql(db.dialect)
+        muted = "coalesce(muted_sections, '')"
+        self._mute = (
+            "UPDATE chats SET muted_sections = coalesce(muted_sections, ',') || ? || ',', "
+            f" updated_at = {self._now} WHERE chat_id = ? AND NOT {db.dialect.contains(muted, '?')}"
+        )
+        self._unmute = (
+            "UPDATE chats SET muted_sections = nullif(replace(muted_sections, ?, ','), ','), "
+            f" updated_at = {self._now} WHERE chat_id = ? AND {db.dialect.contains(muted, '?')}"
+        )
 
     async def choices(self, chat_id: int) -> ReaderChoices | None:
         """The chat's choices (None for a chat the bot has not recorded)."""
-        row = await self._db.fetchone(_CHOICES, (chat_id,))
+        row = await self._db.fetchone(self._choices, (chat_id,))
         return None if row is None else _choices(row)
 
     async def sections(self) -> list[Section]:
@@ -55,21 +67,13 @@ class Readers:
     async def mute_section(self, chat_id: int, section_id: int) -> bool:
         """Switch a section off; True if it was on."""
         token = f",{int(section_id)},"
-        changed = await self._db.execute(
-            "UPDATE chats SET muted_sections = coalesce(muted_sections, ',') || ? || ',', "
-            f" updated_at = {_NOW} WHERE chat_id = ? AND instr(coalesce(muted_sections, ''), ?) = 0",
-            (str(int(section_id)), chat_id, token),
-        )
+        changed = await self._db.execute(self._mute, (str(int(section_id)), chat_id, token))
         return changed > 0
 
     async def unmute_section(self, chat_id: int, section_id: int) -> bool:
         """Switch a section back on; True if it was off. No section off at all is stored as NULL."""
         token = f",{int(section_id)},"
-        changed = await self._db.execute(
-            "UPDATE chats SET muted_sections = nullif(replace(muted_sections, ?, ','), ','), "
-            f" updated_at = {_NOW} WHERE chat_id = ? AND instr(coalesce(muted_sections, ''), ?) > 0",
-            (token, chat_id, token),
-        )
+        changed = await self._db.execute(self._unmute, (token, chat_id, token))
         return changed > 0
 
     async def set_muted(self, chat_id: int, section_ids: Iterable[int]) -> None:
@@ -158,13 +162,13 @@ class Readers:
 
 async def _update_chat(tx: Transaction, chat_id: int, assignments: str, params: tuple[object, ...]) -> None:
     changed = await tx.execute(
-        f"UPDATE chats SET {assignments}, updated_at = {_NOW} WHERE chat_id = ?", (*params, chat_id)
+        f"UPDATE chats SET {assignments}, updated_at = {tx.dialect.now} WHERE chat_id = ?", (*params, chat_id)
     )
     if changed == 0:  # its first update could not be recorded (full disk): do not claim success
         raise StorageUnavailable(f"chat {chat_id} is not recorded yet")
 
 
-def _choices(row: sqlite3.Row) -> ReaderChoices:
+def _choices(row: Row) -> ReaderChoices:
     interface = row["interface_language"]
     chosen = tuple(lang for lang in (row["languages"] or "").split(",") if lang)
     muted = frozenset(int(part) for part in (row["muted_sections"] or "").split(",") if part.isdigit())

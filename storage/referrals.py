@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 import string
 
 from storage.database import Database
@@ -31,12 +30,11 @@ class Referrals:
             existing = await self._db.fetchval("SELECT code FROM invite_codes WHERE user_id = ?", (user_id,))
             if existing is not None:
                 return existing
-            try:
-                await self._db.execute(
-                    "INSERT INTO invite_codes (user_id, code) VALUES (?, ?)", (user_id, new_invite_code())
-                )
-            except sqlite3.IntegrityError:
-                continue  # a concurrent insert for this user, or a code collision: read again or redraw
+            # Nothing inserted: a concurrent insert for this user, or a code collision: read again or redraw.
+            await self._db.execute(
+                "INSERT INTO invite_codes (user_id, code) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (user_id, new_invite_code()),
+            )
 
     async def referrer_for(self, code: str) -> int | None:
         """The owner of an invite code, or None for a code nobody owns."""
@@ -52,9 +50,9 @@ class Referrals:
         ):
             return False
         changed = await self._db.execute(
-            "INSERT OR IGNORE INTO referrals (friend_id, referrer_id, article_id) "
-            "SELECT ?, user_id, ? FROM invite_codes WHERE code = ? AND user_id != ? "
-            " AND NOT EXISTS (SELECT 1 FROM chats WHERE chat_id = ?)",
+            "INSERT INTO referrals (friend_id, referrer_id, article_id) "
+            "SELECT CAST(? AS bigint), user_id, CAST(? AS bigint) FROM invite_codes WHERE code = ? AND user_id != ? "
+            " AND NOT EXISTS (SELECT 1 FROM chats WHERE chat_id = ?) ON CONFLICT DO NOTHING",
             (friend_id, article_id, code, friend_id, friend_id),
         )
         return changed > 0
@@ -62,7 +60,7 @@ class Referrals:
     async def counts_for(self, referrer_id: int) -> InviteCounts:
         """What /invite tells a reader about their own link."""
         row = await self._db.fetchone(
-            f"SELECT count(*), coalesce(sum({_ACTIVE}), 0) FROM referrals "
+            f"SELECT count(*), coalesce(sum(CASE WHEN {_ACTIVE} THEN 1 ELSE 0 END), 0) FROM referrals "
             "LEFT JOIN chats ON chats.chat_id = referrals.friend_id WHERE referrals.referrer_id = ?",
             (referrer_id,),
         )
@@ -72,7 +70,8 @@ class Referrals:
     async def top_referrers(self, limit: int) -> list[ReferrerStat]:
         """The readers who brought the most friends, for /stats."""
         rows = await self._db.fetchall(
-            f"SELECT referrer_id, count(*) AS friends, coalesce(sum({_ACTIVE}), 0) AS subscribers "
+            "SELECT referrer_id, count(*) AS friends, "
+            f" coalesce(sum(CASE WHEN {_ACTIVE} THEN 1 ELSE 0 END), 0) AS subscribers "
             "FROM referrals LEFT JOIN chats ON chats.chat_id = referrals.friend_id "
             "GROUP BY referrer_id ORDER BY friends DESC, subscribers DESC, referrer_id LIMIT ?",
             (limit,),

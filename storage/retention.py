@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 
 FINISHED = "status IN ('sent', 'failed')"  # anything else (pending, sending) is unfinished: kept
 CONVERT_AT_OPEN_MAX_BYTES = 64 * 1024 * 1024  # VACUUM copies the database through memory (temp_store)
-_UTC_ISO = "strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch')"
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -59,38 +58,48 @@ class Retention:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        dialect = db.dialect
+        self._batch_table = (
+            "CREATE TEMP TABLE IF NOT EXISTS retention_batch ("
+            " broadcast_id bigint NOT NULL, chat_id bigint NOT NULL, day text NOT NULL,"
+            f" status text NOT NULL, PRIMARY KEY (broadcast_id, chat_id)){dialect.without_rowid}"
+        )
+        self._take = (
+            "INSERT INTO retention_batch (broadcast_id, chat_id, day, status) "
+            f"SELECT broadcast_id, chat_id, {dialect.day_from_unix('finished_at')}, status FROM deliveries "
+            f"WHERE finished_at < ? AND {FINISHED} ORDER BY finished_at LIMIT ?"
+        )
+        self._old_broadcasts = (
+            "DELETE FROM broadcasts WHERE id IN ("
+            " SELECT b.id FROM broadcasts b"
+            f" WHERE b.created_at < {dialect.iso_from_unix('CAST(? AS double precision)')}"
+            "  AND b.audience IS NULL AND b.id < (SELECT max(id) FROM broadcasts)"
+            "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id)"
+            " ORDER BY b.id LIMIT ?)"
+        )
 
     @_storage_errors
     async def prune_batch(self, cutoff: float, limit: int) -> PrunedBatch:
         """Count up to `limit` finished deliveries older than `cutoff` into delivery_days and delete them."""
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS retention_batch ("
-                " broadcast_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, day TEXT NOT NULL,"
-                " status TEXT NOT NULL, PRIMARY KEY (broadcast_id, chat_id)) WITHOUT ROWID"
-            )
-            await tx.execute("DELETE FROM temp.retention_batch")
+            await tx.execute(self._batch_table)
+            await tx.execute("DELETE FROM retention_batch")
             # The oldest first, from the covering index deliveries_finished (finished_at, status, key).
-            taken = await tx.execute(
-                "INSERT INTO temp.retention_batch (broadcast_id, chat_id, day, status) "
-                "SELECT broadcast_id, chat_id, date(finished_at, 'unixepoch'), status FROM deliveries "
-                f"WHERE finished_at < ? AND {FINISHED} ORDER BY finished_at LIMIT ?",
-                (cutoff, limit),
-            )
+            taken = await tx.execute(self._take, (cutoff, limit))
             if taken == 0:
                 return PrunedBatch(0, 0)
             await tx.execute(
                 "INSERT INTO delivery_days (day, kind, status, count) "
                 "SELECT t.day, b.kind, t.status, count(*) "
-                "FROM temp.retention_batch t CROSS JOIN broadcasts b ON b.id = t.broadcast_id "
+                f"FROM retention_batch t {self._db.dialect.cross_join} broadcasts b ON b.id = t.broadcast_id "
                 "WHERE true GROUP BY 1, 2, 3 "
-                "ON CONFLICT (day, kind, status) DO UPDATE SET count = count + excluded.count"
+                "ON CONFLICT (day, kind, status) DO UPDATE SET count = delivery_days.count + excluded.count"
             )
             deleted = await tx.execute(
                 "DELETE FROM deliveries WHERE (broadcast_id, chat_id) IN "
-                "(SELECT broadcast_id, chat_id FROM temp.retention_batch)"
+                "(SELECT broadcast_id, chat_id FROM retention_batch)"
             )
-            await tx.execute("DELETE FROM temp.retention_batch")
+            await tx.execute("DELETE FROM retention_batch")
             return PrunedBatch(rolled_up=taken, deleted=deleted)
 
     @_storage_errors
@@ -100,15 +109,7 @@ class Retention:
         A broadcast with any delivery (pending, being sent, or not yet pruned) stays, as does one whose
         audience is still being queued, and the newest one, so broadcast ids are never handed out twice.
         """
-        return await self._db.execute(
-            "DELETE FROM broadcasts WHERE id IN ("
-            " SELECT b.id FROM broadcasts b"
-            f" WHERE b.created_at < {_UTC_ISO} AND b.audience IS NULL"
-            "  AND b.id < (SELECT max(id) FROM broadcasts)"
-            "  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.broadcast_id = b.id)"
-            " ORDER BY b.id LIMIT ?)",
-            (cutoff, limit),
-        )
+        return await self._db.execute(self._old_broadcasts, (cutoff, limit))
 
     @_storage_errors
     async def pages(self) -> PageCounts:

@@ -15,6 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from storage.database import Database, Transaction
+from storage.dialect import SQLITE, Dialect
 from storage.models import ArticleRoute, DigestBatch, DigestCandidate, DigestContent, DigestProfile
 from storage.readers import INTERFACE_LANGUAGE
 
@@ -51,28 +52,45 @@ def followed(article: str) -> str:
     )
 
 
-_MATCHED = f"(CASE WHEN :has_matches THEN {followed(':article')} END)"
+_MATCHED = f"(CASE WHEN :has_matches = 1 THEN {followed(':article')} END)"
 
-# One chunk of an article's audience (Outbox.fill): active subscribers with chat ids in (:after, :upto] who
-# read its language and, unless it is breaking news, get articles one by one (no digest), are not in quiet
-# hours at the fill moment (:minute) and have its section on or follow a phrase it contains. Breaking news
-# goes to every reader of its language, silently during their quiet hours.
-ROUTED_FILL = (
-    "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, silent, matched) "
-    f"SELECT :broadcast, c.chat_id, CASE WHEN :breaking THEN {quiet_at(':minute')} ELSE 0 END, {_MATCHED} "
-    "FROM chats c "
-    "WHERE c.chat_id > :after AND c.chat_id <= :upto AND c.subscribed = 1 AND c.reachable = 1 "
-    f" AND instr(',' || {READER_LANGUAGES} || ',', :language) > 0 "
-    " AND (:breaking OR (c.digest_times IS NULL "
-    f"  AND NOT {quiet_at(':minute')} "
-    f"  AND (instr(coalesce(c.muted_sections, ''), :section) = 0 OR {_MATCHED} IS NOT NULL)))"
-)
 
-# The per-minute check when nobody is due: two seeks on the partial indexes, nothing else read.
-_ANYONE_DUE = (
-    "SELECT EXISTS (SELECT 1 FROM chats INDEXED BY chats_digest_due WHERE digest_next <= :now) "
-    " OR EXISTS (SELECT 1 FROM chats INDEXED BY chats_quiet_due WHERE quiet_next_end <= :now)"
-)
+def routed_fill(dialect: Dialect) -> str:
+    """One chunk of an article's audience (Outbox.fill), in the backend's words.
+
+    Active subscribers with chat ids in (:after, :upto] who read its language and, unless it is breaking
+    news, get articles one by one (no digest), are not in quiet hours at the fill moment (:minute) and have
+    its section on or follow a phrase it contains. Breaking news goes to every reader of its language,
+    silently during their quiet hours.
+    """
+    reads_language = dialect.contains(f"',' || {READER_LANGUAGES} || ','", ":language")
+    section_muted = dialect.contains("coalesce(c.muted_sections, '')", ":section")
+    return (
+        "INSERT INTO deliveries (broadcast_id, chat_id, silent, matched) "
+        "SELECT CAST(:broadcast AS bigint), c.chat_id, "
+        f" CASE WHEN :breaking = 1 AND {quiet_at(':minute')} THEN 1 ELSE 0 END, {_MATCHED} "
+        "FROM chats c "
+        "WHERE c.chat_id > :after AND c.chat_id <= :upto AND c.subscribed = 1 AND c.reachable = 1 "
+        f" AND {reads_language} "
+        " AND (:breaking = 1 OR (c.digest_times IS NULL "
+        f"  AND NOT {quiet_at(':minute')} "
+        f"  AND (NOT {section_muted} "
+        f"   OR {_MATCHED} IS NOT NULL))) "
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+def anyone_due(dialect: Dialect) -> str:
+    """The per-minute check when nobody is due: two seeks on the partial indexes, nothing else read."""
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM chats {dialect.indexed_by('chats_digest_due')} "
+        " WHERE digest_next <= :now) "
+        f" OR EXISTS (SELECT 1 FROM chats {dialect.indexed_by('chats_quiet_due')} "
+        " WHERE quiet_next_end <= :now)"
+    )
+
+
+_ANYONE_DUE = anyone_due(SQLITE)
 
 # Announced articles only (a feed's backlog is stored without a broadcast and never pushed).
 _ANNOUNCED = (
@@ -98,6 +116,9 @@ class Routing:
     def __init__(self, db: Database, default_language: str = "tr") -> None:
         self._db = db
         self.default_language = default_language  # articles.language NULL: NEWSBOT_DEFAULT_LANGUAGE
+        self._dialect = dialect = db.dialect
+        self.fill_sql = routed_fill(dialect)  # Outbox.fill's statement, with fill_params' values
+        self._anyone_due = anyone_due(dialect)
 
     # ------------------------------------------------------------------ articles
 
@@ -109,7 +130,7 @@ class Routing:
     async def save_matches(self, tx: Transaction, article_id: int, folded: Iterable[str]) -> None:
         """Remember which followed phrases an article contains, before its audience is queued."""
         await tx.executemany(
-            "INSERT OR IGNORE INTO article_matches (article_id, folded) VALUES (?, ?)",
+            "INSERT INTO article_matches (article_id, folded) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [(article_id, phrase) for phrase in folded],
         )
 
@@ -133,7 +154,7 @@ class Routing:
         )
 
     async def fill_params(self, tx: Transaction, article_id: int) -> dict[str, object] | None:
-        """ROUTED_FILL's article parameters, from the article row; None when the article is gone."""
+        """fill_sql's article parameters, from the article row; None when the article is gone."""
         row = await tx.fetchone(
             "SELECT coalesce(language, ?) AS language, section_id, breaking, "
             " EXISTS (SELECT 1 FROM article_matches WHERE article_id = a.id) AS has_matches "
@@ -147,22 +168,25 @@ class Routing:
             "language": f",{row['language']},",
             "section": f",{row['section_id']},",
             "breaking": int(bool(row["breaking"])),
-            "has_matches": row["has_matches"],
+            "has_matches": int(bool(row["has_matches"])),
         }
 
     async def anyone_due(self, now: float) -> bool:
         """Whether any digest or quiet-hours release is due: the every-minute check, index-only."""
-        return bool(await self._db.fetchval(_ANYONE_DUE, {"now": now}))
+        return bool(await self._db.fetchval(self._anyone_due, {"now": now}))
 
     # ------------------------------------------------------------------ digests
 
     async def digest_batch(self, tx: Transaction, now: float, minute: int, limit: int) -> DigestBatch | None:
-        """Take up to `limit` due digest readers into temp.digest_due, grouped into profiles; None if none."""
+        """Take up to `limit` due digest readers into digest_due (a temporary table), grouped into profiles;
+        None if none."""
+        dialect = self._dialect
         await _drop(tx, "digest_due", "digest_plan", "digest_phrases")
-        due = "FROM chats c INDEXED BY chats_digest_due WHERE c.digest_next <= :now LIMIT :limit"
+        due = f"FROM chats c {dialect.indexed_by('chats_digest_due')} WHERE c.digest_next <= :now LIMIT :limit"
         high = await _newest_article(tx)
         row = await tx.fetchone(
-            f"SELECT count(*), min(coalesce(after, :high)) FROM (SELECT c.digest_after AS after {due})",
+            "SELECT count(*), min(coalesce(after, :high)) "
+            f"FROM (SELECT c.digest_after AS after {due}) AS d",
             {"now": now, "limit": limit, "high": high},
         )
         assert row is not None
@@ -171,7 +195,8 @@ class Routing:
             return None
         rows = await tx.fetchall(
             "SELECT a.id, coalesce(a.language, :default) AS language, a.section_id, a.breaking, "
-            " (SELECT group_concat(folded, '|') FROM article_matches m WHERE m.article_id = a.id) AS matches "
+            f" (SELECT {dialect.group_concat('folded', '|')} FROM article_matches m "
+            "  WHERE m.article_id = a.id) AS matches "
             + _ANNOUNCED,
             {"low": low, "high": high, "recent": RECENT_ARTICLES, "default": self.default_language},
         )
@@ -186,30 +211,37 @@ class Routing:
         follows = "''"
         if phrases:
             # Only the follows some candidate contains tell readers apart; the rest change nothing.
-            await tx.execute("CREATE TEMP TABLE digest_phrases (folded TEXT PRIMARY KEY) WITHOUT ROWID")
-            await tx.executemany("INSERT INTO temp.digest_phrases VALUES (?)", [(p,) for p in phrases])
-            # (+f.folded: walk the reader's few follows, never probe every phrase for every reader)
+            await tx.execute(
+                f"CREATE TEMP TABLE digest_phrases (folded text PRIMARY KEY){dialect.without_rowid}"
+            )
+            await tx.executemany("INSERT INTO digest_phrases VALUES (?)", [(p,) for p in phrases])
+            # (an unindexed f.folded: walk the reader's few follows, never probe every phrase for every reader)
             follows = (
-                "coalesce((SELECT group_concat(folded, '|') FROM (SELECT f.folded FROM follows f "
-                " WHERE f.chat_id = c.chat_id AND +f.folded IN temp.digest_phrases ORDER BY f.folded)), '')"
+                f"coalesce((SELECT {dialect.group_concat('folded', '|')} FROM (SELECT f.folded FROM follows f "
+                f" WHERE f.chat_id = c.chat_id AND {dialect.unindexed('f.folded')} IN "
+                "  (SELECT folded FROM digest_phrases) ORDER BY f.folded) AS x), '')"
             )
         await tx.execute(
-            "CREATE TEMP TABLE digest_due AS "
+            "CREATE TEMP TABLE digest_due (chat_id bigint, slot double precision, times text, active integer, "
+            " langs text, muted text, after bigint, follows text, silent integer)"
+        )
+        await tx.execute(
+            "INSERT INTO digest_due "
             "SELECT c.chat_id, c.digest_next AS slot, c.digest_times AS times, "
-            " (c.subscribed = 1 AND c.reachable = 1) AS active, "
+            " CASE WHEN c.subscribed = 1 AND c.reachable = 1 THEN 1 ELSE 0 END AS active, "
             f" {READER_LANGUAGES} AS langs, coalesce(c.muted_sections, '') AS muted, "
             f" coalesce(c.digest_after, :high) AS after, {follows} AS follows, "
-            f" {quiet_at(':minute')} AS silent " + due,
+            f" CASE WHEN {quiet_at(':minute')} THEN 1 ELSE 0 END AS silent " + due,
             {"now": now, "minute": minute, "limit": limit, "high": high},
         )
         profiles = [
             DigestProfile(r[0], r[1], r[2], r[3], r[4])
             for r in await tx.fetchall(
-                "SELECT slot, langs, muted, after, follows FROM temp.digest_due WHERE active "
+                "SELECT slot, langs, muted, after, follows FROM digest_due WHERE active = 1 "
                 "GROUP BY slot, langs, muted, after, follows"
             )
         ]
-        times = [r[0] for r in await tx.fetchall("SELECT DISTINCT times FROM temp.digest_due")]
+        times = [r[0] for r in await tx.fetchall("SELECT DISTINCT times FROM digest_due")]
         return DigestBatch(readers, profiles, candidates, times, high)
 
     async def queue_digests(
@@ -219,7 +251,7 @@ class Routing:
         contents: Mapping[DigestProfile, DigestContent],
         next_slots: Mapping[str | None, float | None],
     ) -> int:
-        """Queue one shared digest per distinct content for temp.digest_due, and advance those readers."""
+        """Queue one shared digest per distinct content for digest_due, and advance those readers."""
         plan = []
         shared: dict[tuple[float, DigestContent], int] = {}  # many profiles, few distinct digests
         for profile, content in contents.items():
@@ -232,28 +264,29 @@ class Routing:
         queued = 0
         if plan:
             await tx.execute(
-                "CREATE TEMP TABLE digest_plan (slot, langs, muted, after, follows, broadcast_id, "
-                " PRIMARY KEY (slot, langs, muted, after, follows))"
+                "CREATE TEMP TABLE digest_plan (slot double precision, langs text, muted text, after bigint, "
+                " follows text, broadcast_id bigint, PRIMARY KEY (slot, langs, muted, after, follows))"
             )
-            await tx.executemany("INSERT INTO temp.digest_plan VALUES (?, ?, ?, ?, ?, ?)", plan)
+            await tx.executemany("INSERT INTO digest_plan VALUES (?, ?, ?, ?, ?, ?)", plan)
             queued = await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, silent) "
-                "SELECT p.broadcast_id, d.chat_id, d.silent FROM temp.digest_due d "
-                "JOIN temp.digest_plan p ON p.slot = d.slot AND p.langs = d.langs AND p.muted = d.muted "
+                "INSERT INTO deliveries (broadcast_id, chat_id, silent) "
+                "SELECT p.broadcast_id, d.chat_id, d.silent FROM digest_due d "
+                "JOIN digest_plan p ON p.slot = d.slot AND p.langs = d.langs AND p.muted = d.muted "
                 " AND p.after = d.after AND p.follows = d.follows "
-                "WHERE d.active"
+                "WHERE d.active = 1 ON CONFLICT DO NOTHING"
             )
             await _add_totals(
                 tx,
                 "SELECT p.broadcast_id AS broadcast_id, count(*) AS n "
-                "FROM temp.digest_due d JOIN temp.digest_plan p "
+                "FROM digest_due d JOIN digest_plan p "
                 " ON p.slot = d.slot AND p.langs = d.langs AND p.muted = d.muted AND p.after = d.after "
-                " AND p.follows = d.follows WHERE d.active GROUP BY p.broadcast_id",
+                " AND p.follows = d.follows WHERE d.active = 1 GROUP BY p.broadcast_id",
             )
         for times, slot in next_slots.items():
             await tx.execute(
-                "UPDATE chats SET digest_next = ?, digest_after = max(coalesce(digest_after, 0), ?) "
-                "WHERE chat_id IN (SELECT chat_id FROM temp.digest_due WHERE times IS ?)",
+                "UPDATE chats SET digest_next = ?, "
+                f" digest_after = {self._dialect.greatest('coalesce(digest_after, 0)', '?')} "
+                f"WHERE chat_id IN (SELECT chat_id FROM digest_due WHERE {self._dialect.same('times', '?')})",
                 (slot, batch.max_id, times),
             )
         await _drop(tx, "digest_due", "digest_plan", "digest_phrases")
@@ -270,7 +303,7 @@ class Routing:
         )
         assert row is not None
         await tx.execute(
-            "INSERT OR IGNORE INTO digests (broadcast_id, article_ids, more) VALUES (?, ?, ?)",
+            "INSERT INTO digests (broadcast_id, article_ids, more) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (row[0], ids, content.more),
         )
         return int(row[0])
@@ -309,16 +342,21 @@ class Routing:
         were queued past the reader (a broadcast still filling reaches them itself) and that they have no
         delivery of. Readers with more than `individually` held get one message instead (finish_quiet).
         """
+        dialect = self._dialect
         await _drop(tx, "quiet_due", "quiet_articles", "quiet_held", "quiet_lists", "quiet_plan")
+        began = "quiet_next_end - ((quiet_end - quiet_start + 1440) % 1440) * 60 - :margin"
         await tx.execute(
-            "CREATE TEMP TABLE quiet_due AS SELECT chat_id, quiet_start, quiet_end, quiet_next_end, "
-            " strftime('%Y-%m-%dT%H:%M:%SZ', quiet_next_end "
-            "  - ((quiet_end - quiet_start + 1440) % 1440) * 60 - :margin, 'unixepoch') AS since "
-            "FROM chats INDEXED BY chats_quiet_due WHERE quiet_next_end <= :now LIMIT :limit",
+            "CREATE TEMP TABLE quiet_due (chat_id bigint, quiet_start integer, quiet_end integer, "
+            " quiet_next_end double precision, since text)"
+        )
+        await tx.execute(
+            "INSERT INTO quiet_due SELECT chat_id, quiet_start, quiet_end, quiet_next_end, "
+            f" {dialect.iso_from_unix(began)} AS since "
+            f"FROM chats {dialect.indexed_by('chats_quiet_due')} WHERE quiet_next_end <= :now LIMIT :limit",
             {"now": now, "limit": limit, "margin": margin},
         )
         row = await tx.fetchone(
-            "SELECT count(*), min(since), (SELECT coalesce(max(id), 0) FROM articles) FROM temp.quiet_due"
+            "SELECT count(*), min(since), (SELECT coalesce(max(id), 0) FROM articles) FROM quiet_due"
         )
         assert row is not None
         readers, since, high = row
@@ -326,7 +364,11 @@ class Routing:
             await _drop(tx, "quiet_due")
             return None
         await tx.execute(
-            "CREATE TEMP TABLE quiet_articles AS "
+            "CREATE TEMP TABLE quiet_articles (id bigint, broadcast_id bigint, language text, "
+            " section_id bigint, breaking integer, created_at text, filled_to bigint)"
+        )
+        await tx.execute(
+            "INSERT INTO quiet_articles "
             "SELECT a.id, b.id AS broadcast_id, coalesce(a.language, :default) AS language, a.section_id, "
             " a.breaking, a.created_at, "
             " CASE WHEN b.audience IS NULL THEN NULL ELSE coalesce(b.filled_to, :min_chat) END AS filled_to "
@@ -335,46 +377,49 @@ class Routing:
             {"low": 0, "high": high, "recent": RECENT_ARTICLES, "default": self.default_language,
              "since": since or "", "min_chat": MIN_CHAT_ID},
         )  # fmt: skip
+        reads_language = dialect.contains(f"',' || {READER_LANGUAGES} || ','", "',' || a.language || ','")
+        section_muted = dialect.contains("coalesce(c.muted_sections, '')", "',' || a.section_id || ','")
         await tx.execute(
             "CREATE TEMP TABLE quiet_held AS "
             "SELECT c.chat_id, a.id AS article_id, a.broadcast_id, a.breaking, "
             f" {followed('a.id')} AS matched "
-            "FROM temp.quiet_due q JOIN chats c ON c.chat_id = q.chat_id CROSS JOIN temp.quiet_articles a "
+            "FROM quiet_due q JOIN chats c ON c.chat_id = q.chat_id CROSS JOIN quiet_articles a "
             "WHERE c.subscribed = 1 AND c.reachable = 1 AND c.digest_times IS NULL "
             " AND q.since IS NOT NULL AND a.created_at >= q.since "
             " AND (a.filled_to IS NULL OR a.filled_to >= c.chat_id) "
-            f" AND instr(',' || {READER_LANGUAGES} || ',', ',' || a.language || ',') > 0 "
+            f" AND {reads_language} "
             " AND NOT EXISTS (SELECT 1 FROM deliveries d "
             "  WHERE d.broadcast_id = a.broadcast_id AND d.chat_id = c.chat_id) "
-            " AND (a.breaking OR instr(coalesce(c.muted_sections, ''), ',' || a.section_id || ',') = 0 "
+            f" AND (a.breaking <> 0 OR NOT {section_muted} "
             f"  OR {followed('a.id')} IS NOT NULL)"
         )
-        few = "SELECT chat_id FROM temp.quiet_held GROUP BY chat_id HAVING count(*) <= :few"
+        few = "SELECT chat_id FROM quiet_held GROUP BY chat_id HAVING count(*) <= :few"
         released = await tx.execute(
-            "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, matched) "
-            f"SELECT broadcast_id, chat_id, matched FROM temp.quiet_held WHERE chat_id IN ({few})",
+            "INSERT INTO deliveries (broadcast_id, chat_id, matched) "
+            f"SELECT broadcast_id, chat_id, matched FROM quiet_held WHERE chat_id IN ({few}) "
+            "ON CONFLICT DO NOTHING",
             {"few": individually},
         )
         if released:
             await _add_totals(
                 tx,
-                "SELECT broadcast_id, count(*) AS n FROM temp.quiet_held "
+                "SELECT broadcast_id, count(*) AS n FROM quiet_held "
                 f"WHERE chat_id IN ({few}) GROUP BY broadcast_id",
                 {"few": individually},
             )
         # One list per reader with many: followed and breaking first, then newest (a window keeps the order).
+        await tx.execute("CREATE TEMP TABLE quiet_lists (chat_id bigint, ids text)")
         await tx.execute(
-            "CREATE TEMP TABLE quiet_lists AS SELECT DISTINCT chat_id, ids FROM ("
-            " SELECT chat_id, group_concat(article_id) OVER (PARTITION BY chat_id "
-            "  ORDER BY (matched IS NOT NULL OR breaking) DESC, article_id DESC "
+            "INSERT INTO quiet_lists SELECT DISTINCT chat_id, ids FROM ("
+            f" SELECT chat_id, {dialect.group_concat('article_id', ',')} OVER (PARTITION BY chat_id "
+            "  ORDER BY (matched IS NOT NULL OR breaking <> 0) DESC, article_id DESC "
             "  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS ids "
-            f" FROM temp.quiet_held WHERE chat_id NOT IN ({few}))",
+            f" FROM quiet_held WHERE chat_id NOT IN ({few})) AS x",
             {"few": individually},
         )
-        lists = [r[0] for r in await tx.fetchall("SELECT DISTINCT ids FROM temp.quiet_lists")]
+        lists = [r[0] for r in await tx.fetchall("SELECT DISTINCT ids FROM quiet_lists")]
         hours = [
-            (r[0], r[1])
-            for r in await tx.fetchall("SELECT DISTINCT quiet_start, quiet_end FROM temp.quiet_due")
+            (r[0], r[1]) for r in await tx.fetchall("SELECT DISTINCT quiet_start, quiet_end FROM quiet_due")
         ]
         return QuietBatch(readers, released, lists, hours)
 
@@ -392,21 +437,21 @@ class Routing:
                 (ids, await self._digest_broadcast(tx, slot, content)) for ids, content in contents.items()
             ]
             await tx.execute("CREATE TEMP TABLE quiet_plan (ids TEXT PRIMARY KEY, broadcast_id INTEGER)")
-            await tx.executemany("INSERT INTO temp.quiet_plan VALUES (?, ?)", plan)
+            await tx.executemany("INSERT INTO quiet_plan VALUES (?, ?)", plan)
             queued = await tx.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id) "
-                "SELECT p.broadcast_id, l.chat_id FROM temp.quiet_lists l "
-                "JOIN temp.quiet_plan p ON p.ids = l.ids"
+                "INSERT INTO deliveries (broadcast_id, chat_id) "
+                "SELECT p.broadcast_id, l.chat_id FROM quiet_lists l "
+                "JOIN quiet_plan p ON p.ids = l.ids WHERE true ON CONFLICT DO NOTHING"
             )
             await _add_totals(
                 tx,
-                "SELECT p.broadcast_id AS broadcast_id, count(*) AS n FROM temp.quiet_lists l "
-                "JOIN temp.quiet_plan p ON p.ids = l.ids GROUP BY p.broadcast_id",
+                "SELECT p.broadcast_id AS broadcast_id, count(*) AS n FROM quiet_lists l "
+                "JOIN quiet_plan p ON p.ids = l.ids GROUP BY p.broadcast_id",
             )
         for (start, end), next_end in next_ends.items():
             await tx.execute(
-                "UPDATE chats SET quiet_next_end = ? WHERE chat_id IN "
-                "(SELECT chat_id FROM temp.quiet_due WHERE quiet_start IS ? AND quiet_end IS ?)",
+                "UPDATE chats SET quiet_next_end = ? WHERE chat_id IN (SELECT chat_id FROM quiet_due "
+                f"WHERE {self._dialect.same('quiet_start', '?')} AND {self._dialect.same('quiet_end', '?')})",
                 (next_end, start, end),
             )
         await _drop(tx, "quiet_due", "quiet_articles", "quiet_held", "quiet_lists", "quiet_plan")
@@ -421,7 +466,7 @@ async def _newest_article(tx: Transaction) -> int:
 
 async def _drop(tx: Transaction, *tables: str) -> None:
     for table in tables:
-        await tx.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        await tx.execute(f"DROP TABLE IF EXISTS {table}")  # temporary tables: found before any other
 
 
 async def _add_totals(tx: Transaction, counts: str, params: Mapping[str, object] | None = None) -> None:

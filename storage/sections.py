@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
 
-from storage.database import Database
+from storage.database import Database, Row
 from storage.folding import fold_text
 from storage.models import Section
 
@@ -77,5 +76,5 @@ def _match(sections: list[Section], folded_tr: str, folded_en: str) -> Section |
     return None
 
 
-def _section(row: sqlite3.Row) -> Section:
+def _section(row: Row) -> Section:
     return Section(id=row["id"], key=row["key"], label_tr=row["label_tr"], label_en=row["label_en"])

@@ -29,6 +29,10 @@ class Stats:
         self._db = db
         self._outbox = outbox
         self._retention = retention
+        hint = db.dialect.indexed_by
+        self._sending, self._pending = hint("deliveries_sending"), hint("deliveries_pending")
+        self._in_digest = db.dialect.contains("',' || g.article_ids || ','", "',' || ? || ','")
+        self._opened = db.dialect.greatest("article_opens.via_share", "excluded.via_share")
 
     async def active_by(self, expression: str) -> list[tuple[str, int]]:
         """Active subscribers grouped by a chats column or SQL expression (e.g. "province"), largest first."""
@@ -85,7 +89,7 @@ class Stats:
             await tx.execute(
                 "INSERT INTO send_hours (hour, sent, flood) VALUES (?, ?, ?) "
                 "ON CONFLICT (hour) DO UPDATE SET "
-                " sent = sent + excluded.sent, flood = flood + excluded.flood",
+                " sent = send_hours.sent + excluded.sent, flood = send_hours.flood + excluded.flood",
                 (hour, sent, flood),
             )
             await tx.execute("DELETE FROM send_hours WHERE hour < ?", (hour - SEND_HOURS_KEPT * HOUR,))
@@ -104,14 +108,14 @@ class Stats:
         ids.update(
             row[0]
             for row in await self._db.fetchall(
-                "SELECT DISTINCT broadcast_id FROM deliveries INDEXED BY deliveries_sending "
+                f"SELECT DISTINCT broadcast_id FROM deliveries {self._sending} "
                 "WHERE status = 'sending'"
             )
         )
         after = 0
         for _ in range(limit):  # one step of the pending index per broadcast, never a scan of its rows
             after = await self._db.fetchval(
-                "SELECT broadcast_id FROM deliveries INDEXED BY deliveries_pending "
+                f"SELECT broadcast_id FROM deliveries {self._pending} "
                 "WHERE status = 'pending' AND broadcast_id > ? ORDER BY broadcast_id LIMIT 1",
                 (after,),
             )
@@ -128,12 +132,13 @@ class Stats:
         """One broadcast's total, pending and failed deliveries."""
         row = await self._db.fetchone(
             "SELECT b.kind, b.ref, coalesce(b.total, 0) AS total, b.audience IS NOT NULL AS filling, "
-            " (SELECT count(*) FROM deliveries INDEXED BY deliveries_pending "
+            f" (SELECT count(*) FROM deliveries {self._pending} "
             "   WHERE broadcast_id = b.id AND status = 'pending') "
-            " + (SELECT count(*) FROM deliveries INDEXED BY deliveries_sending "
+            f" + (SELECT count(*) FROM deliveries {self._sending} "
             "   WHERE broadcast_id = b.id AND status = 'sending') AS pending, "
             " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'failed') AS failed, "
-            " (SELECT title FROM articles WHERE b.kind = 'article' AND id = CAST(b.ref AS INTEGER)) AS title "
+            " CASE WHEN b.kind = 'article' THEN (SELECT title FROM articles WHERE id = CAST(b.ref AS bigint)) "
+            " END AS title "
             "FROM broadcasts b WHERE b.id = ?",
             (broadcast_id,),
         )
@@ -156,8 +161,9 @@ class Stats:
         """A reader opened an existing article through a deep link (counted once per reader)."""
         await self._db.execute(
             "INSERT INTO article_opens (article_id, chat_id, via_share, opened_at) "
-            "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM articles WHERE id = ?) "
-            "ON CONFLICT (article_id, chat_id) DO UPDATE SET via_share = max(via_share, excluded.via_share)",
+            "SELECT CAST(? AS bigint), CAST(? AS bigint), CAST(? AS integer), CAST(? AS double precision) "
+            "WHERE EXISTS (SELECT 1 FROM articles WHERE id = ?) "
+            f"ON CONFLICT (article_id, chat_id) DO UPDATE SET via_share = {self._opened}",
             (article_id, chat_id, int(via_share), now, article_id),
         )
 
@@ -183,8 +189,8 @@ class Stats:
         digest = {"sent": 0, "failed": 0, "pending": 0, "sending": 0}
         for status, count in await self._db.fetchall(
             "SELECT d.status, count(*) FROM digests g JOIN deliveries d ON d.broadcast_id = g.broadcast_id "
-            "WHERE instr(',' || g.article_ids || ',', ',' || ? || ',') GROUP BY d.status",
-            (article_id,),
+            f"WHERE {self._in_digest} GROUP BY d.status",
+            (str(article_id),),
         ):
             digest[status] = count
         opens = await self._db.fetchone(
@@ -192,7 +198,7 @@ class Stats:
             (article_id,),
         )
         joined = await self._db.fetchone(
-            f"SELECT count(*), coalesce(sum({ACTIVE}), 0) FROM referrals "
+            f"SELECT count(*), coalesce(sum(CASE WHEN {ACTIVE} THEN 1 ELSE 0 END), 0) FROM referrals "
             "LEFT JOIN chats ON chats.chat_id = referrals.friend_id WHERE referrals.article_id = ?",
             (article_id,),
         )
@@ -201,9 +207,9 @@ class Stats:
         if broadcast is not None:
             for row in await self._db.fetchall(
                 "SELECT f.kind, f.ref, coalesce(f.total, 0) AS total, "
-                " coalesce(sum(d.status = 'sent'), 0) AS sent, "
-                " coalesce(sum(d.status = 'failed'), 0) AS failed, "
-                " coalesce(sum(d.status IN ('pending', 'sending')), 0) AS pending "
+                " coalesce(sum(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent, "
+                " coalesce(sum(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed, "
+                " coalesce(sum(CASE WHEN d.status IN ('pending', 'sending') THEN 1 ELSE 0 END), 0) AS pending "
                 "FROM broadcasts f LEFT JOIN deliveries d ON d.broadcast_id = f.id "
                 "WHERE f.parent = ? GROUP BY f.id ORDER BY f.id",
                 (broadcast["id"],),

@@ -12,11 +12,15 @@ from storage.maps import MapStore
 from storage.outbox import Outbox
 from storage.readers import Readers
 from storage.referrals import Referrals
-from storage.retention import Retention
 from storage.routing import Routing
 from storage.sections import Sections
 from storage.stats import Stats
 from storage.weather import WeatherStore
+
+
+def is_database_url(target: Path | str) -> bool:
+    """Whether `target` names a PostgreSQL database (NEWSBOT_DATABASE_URL) rather than an SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 class Store:
@@ -34,16 +38,23 @@ class Store:
         self.feeds = Feeds(db)
         self.sections = Sections(db)
         self.referrals = Referrals(db)
-        self.retention = Retention(db)
+        self.retention = db.dialect.retention(db)
         self.stats = Stats(db, self.outbox, self.retention)
 
     @classmethod
-    async def open(cls, path: Path | str, *, default_language: str = "tr") -> Store:
-        """Open and migrate the database at `path`; a small older file converts to incremental vacuum.
+    async def open(cls, target: Path | str, *, default_language: str = "tr") -> Store:
+        """Open and migrate the database: a postgresql:// URL, else an SQLite file's path.
 
-        `default_language` is the language of articles stored without one (NEWSBOT_DEFAULT_LANGUAGE).
+        A small older SQLite file converts to incremental vacuum. `default_language` is the language of
+        articles stored without one (NEWSBOT_DEFAULT_LANGUAGE).
         """
-        store = cls(await Database.open(path), default_language=default_language)
+        if is_database_url(target):
+            from storage.postgres.database import PgDatabase  # asyncpg only for those who use it
+
+            db: Database = await PgDatabase.open(str(target))  # type: ignore[assignment]  # same surface
+        else:
+            db = await Database.open(target)
+        store = cls(db, default_language=default_language)
         await store.retention.ensure_incremental_vacuum()
         await store.articles.index_missing()
         return store

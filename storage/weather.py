@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby
 
-from storage.database import Database, StorageUnavailable
+from storage.database import Database, Row, StorageUnavailable
 from storage.models import CurrentConditions, Forecast, WeatherAlert, WeatherSettings
 from storage.outbox import Outbox
 
@@ -110,8 +109,10 @@ class WeatherStore:
                 ],
             )
             await tx.executemany(
-                "INSERT OR REPLACE INTO weather_current (plate, observed_at, temperature, weather_code, "
-                " fetched_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO weather_current (plate, observed_at, temperature, weather_code, fetched_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (plate) DO UPDATE SET observed_at = excluded.observed_at, "
+                " temperature = excluded.temperature, weather_code = excluded.weather_code, "
+                " fetched_at = excluded.fetched_at",
                 [
                     (
                         c.plate,
@@ -310,13 +311,13 @@ def _now(now: datetime) -> dict[str, str]:
 _SETTINGS = "province, weather_time, weather_alerts"
 
 
-def _settings(row: sqlite3.Row) -> WeatherSettings:
+def _settings(row: Row) -> WeatherSettings:
     return WeatherSettings(
         province=row["province"], weather_time=row["weather_time"], alerts=bool(row["weather_alerts"])
     )
 
 
-def _forecast(row: sqlite3.Row) -> Forecast:
+def _forecast(row: Row) -> Forecast:
     return Forecast(
         plate=row["plate"],
         day=date.fromisoformat(row["day"]),

@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from bot.settings import Settings
 from bot.sources.addresses import FetchAllow
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
-from tests.postgres import pg_server, pg_url, pytest_terminal_summary  # noqa: F401 (fixtures, a hook)
+from tests.postgres import pg_schema_url, pg_server, pg_url, pytest_terminal_summary  # noqa: F401 (fixtures, a hook)
 
 hypothesis_settings.register_profile("newsbot", deadline=None)  # a busy 2-core CI machine is not a bug
 hypothesis_settings.load_profile("newsbot")
@@ -29,6 +30,42 @@ NO_WEATHER_SERVICE = "http://127.0.0.1:9/v1/forecast"  # refused at once; weathe
 LOCAL_SITES = FetchAllow.parse("127.0.0.1")
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The markers that choose which database backends a test runs on."""
+    config.addinivalue_line(
+        "markers", "backends: run on SQLite and on PostgreSQL (the `backend` fixture, tests/postgres.py)"
+    )
+    config.addinivalue_line("markers", "sqlite_only: in a `backends` module, a test about SQLite itself")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `backends` (usually a whole module) that use the database run once per backend."""
+    definition = metafunc.definition
+    if (
+        "backend" in metafunc.fixturenames
+        and definition.get_closest_marker("backends") is not None
+        and definition.get_closest_marker("sqlite_only") is None
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend of this test: "sqlite" unless the test is marked `backends`."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database(backend: str, tmp_path, request: pytest.FixtureRequest) -> Path | str:
+    """What Store.open opens in this test: a fresh SQLite file, or a fresh PostgreSQL schema's URL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_schema_url")
+    return tmp_path / "newsbot.db"
+
+
 @pytest.fixture
 async def telegram() -> AsyncIterator[FakeBotAPI]:
     """A strict local Bot API."""
@@ -38,11 +75,12 @@ async def telegram() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-def settings(tmp_path, telegram: FakeBotAPI) -> Settings:
-    """Settings pointing at the fake Bot API and a fresh database file."""
+def settings(tmp_path, telegram: FakeBotAPI, database: Path | str) -> Settings:
+    """Settings pointing at the fake Bot API and a fresh database (file, or PostgreSQL schema)."""
     return Settings(
         token=TOKEN,
         db_path=tmp_path / "newsbot.db",
+        database_url=database if isinstance(database, str) else None,
         bot_api_url=telegram.base_url,
         admin_ids=frozenset({ADMIN_ID}),
         private_chat_interval=0.001,

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -127,6 +128,39 @@ async def pg_url(pg_server: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await admin.close()
+
+
+def _run(coroutine: Any) -> Any:
+    """Run a coroutine on its own loop in a thread: for sync fixtures, whatever loop the test uses."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture
+def pg_schema_url(pg_server: str) -> Iterator[str]:
+    """`pg_url` as a plain fixture, for fixtures that are not coroutines (conftest's `database`)."""
+    schema = f"newsbot_test_{uuid.uuid4().hex[:16]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(pg_server, timeout=30)
+        try:
+            await admin.execute(f'CREATE SCHEMA "{schema}"')
+        finally:
+            await admin.close()
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(pg_server, timeout=30)
+        try:
+            await admin.execute("SET lock_timeout = '60s'")
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await admin.close()
+
+    _run(create())
+    try:
+        yield with_schema(pg_server, schema)
+    finally:
+        _run(drop())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -29,6 +29,8 @@ from tests.conftest import LOCAL_SITES, running
 from tests.conversation import Reader
 from tests.news_site import Item, NewsSite, article_page
 
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
+
 FIXTURES = Path(__file__).parent / "fixtures"
 FAST = IngestLimits(
     feed_timeouts=FetchTimeouts(connect=1, read=1.5, total=3),

@@ -33,7 +33,7 @@ from tests.fake_telegram import (
     my_chat_member_update,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*retry_after.*"), pytest.mark.backends]  # both databases
 
 
 @pytest.fixture

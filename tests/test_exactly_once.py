@@ -18,7 +18,7 @@ from tests.conftest import ADMIN_ID, TOKEN, running
 from tests.fake_telegram import Chaos, FakeBotAPI, Fault, RecordedRequest
 from tests.test_delivery import add_subscribers, assert_no_flood, engine_of, publish_article, settle
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*retry_after.*"), pytest.mark.backends]  # both databases
 
 
 def statuses(db_path: Path) -> Counter[str]:

@@ -11,6 +11,8 @@ from bot.drafts import make_draft
 from bot.publishing import publish
 from tests.conversation import Reader, buttons
 
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
+
 STATEMENT = "Azerbaijani diaspora organizations issued a statement regarding the situation. " * 3
 
 

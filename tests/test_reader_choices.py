@@ -17,6 +17,8 @@ from tests.conversation import Reader, buttons
 from tests.fake_telegram import FakeBotAPI, SentMessage, callback_update, make_chat
 from tests.weather.support import FakeClock
 
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
+
 DAY = date(2026, 11, 29)
 
 

@@ -29,6 +29,8 @@ from tests.conftest import ADMIN_ID
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
 
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
+
 DAY = 24 * 3600.0
 ENGINE = "engine-test"
 

@@ -7,7 +7,6 @@ moments the tests give it (or at start, after "downtime").
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +26,8 @@ from storage.routing import _ANYONE_DUE
 from tests.conversation import buttons
 from tests.fake_telegram import FakeBotAPI, SentMessage
 from tests.weather.support import FakeClock, eventually, running_at
+
+pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
 
 DAY = date(2026, 3, 10)
 NEXT_DAY = DAY + timedelta(days=1)
@@ -89,8 +90,8 @@ async def publish_at(
         assert created
         await tx.execute(
             "UPDATE articles SET language = ?, section_id = ?, breaking = ?, "
-            " created_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch') WHERE id = ?",
-            (language, section, int(breaking), clock().timestamp(), article.id),
+            " created_at = ? WHERE id = ?",
+            (language, section, int(breaking), clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), article.id),
         )
         await queue_for_readers(store, tx, article)
     return article.id
@@ -120,9 +121,8 @@ def headlines(messages: list[SentMessage]) -> list[str]:
     return [(m.plain or "").split("\n", 1)[0] for m in messages]
 
 
-def chat_value(db_path, chat_id: int, column: str):
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute(f"SELECT {column} FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()[0]
+async def chat_value(store: Store, chat_id: int, column: str):
+    return await store.db.fetchval(f"SELECT {column} FROM chats WHERE chat_id = ?", (chat_id,))
 
 
 async def started_jobs_ran(app: Application) -> bool:
@@ -210,12 +210,12 @@ async def test_a_reader_with_every_section_muted_again_gets_them_after_unmuting(
     await store.readers.mute_section(reader, ECONOMY)
     await store.readers.mute_section(reader, 1)
     await store.readers.mute_section(reader, 1)  # idempotent
-    assert chat_value(bot.bot_data.settings.db_path, reader, "muted_sections") == ",2,1,"
+    assert await chat_value(store_of(bot), reader, "muted_sections") == ",2,1,"
     await publish_at(store, clock, "Borsa güne yükselişle başladı", section=ECONOMY)
     await settle(bot)
     await store.readers.unmute_section(reader, ECONOMY)
     await store.readers.unmute_section(reader, 1)
-    assert chat_value(bot.bot_data.settings.db_path, reader, "muted_sections") is None
+    assert await chat_value(store_of(bot), reader, "muted_sections") is None
     await publish_at(store, clock, "Altın fiyatları düştü", section=ECONOMY)
     await settle(bot)
     assert headlines(telegram.messages_to(reader)) == ["Altın fiyatları düştü"]
@@ -273,8 +273,8 @@ async def test_quiet_hours_hold_articles_and_release_a_few_one_by_one_when_they_
     assert sorted(headlines(released)) == ["Gece yarısı haberi", "Sabaha karşı haberi"]
     assert not any(m.disable_notification for m in released)
     assert any(b["text"] == "🔕 Genel" for b in buttons(released[0])), "released articles are articles"
-    db = bot.bot_data.settings.db_path
-    assert chat_value(db, quiet, "quiet_next_end") == at(NEXT_DAY + timedelta(days=1), "07:00")
+    db = store_of(bot)
+    assert await chat_value(db, quiet, "quiet_next_end") == at(NEXT_DAY + timedelta(days=1), "07:00")
 
     assert (await release_quiet(store, clock().timestamp())).readers == 0, "nothing twice"
     clock.set_istanbul(NEXT_DAY, "08:00")
@@ -376,9 +376,9 @@ async def test_the_digest_comes_at_its_minute_with_followed_and_breaking_first(b
     assert "1 haber daha: /latest 10" in text
     assert not digest.disable_notification
 
-    db = bot.bot_data.settings.db_path
-    assert chat_value(db, reader, "digest_next") == at(DAY, "18:30")
-    assert chat_value(db, reader, "digest_after") == ids[-1]
+    db = store_of(bot)
+    assert await chat_value(db, reader, "digest_next") == at(DAY, "18:30")
+    assert await chat_value(db, reader, "digest_after") == ids[-1]
     assert (await queue_due_digests(store, clock().timestamp())).readers == 0, "nothing twice"
 
     clock.set_istanbul(DAY, "09:00")
@@ -388,7 +388,7 @@ async def test_the_digest_comes_at_its_minute_with_followed_and_breaking_first(b
     await settle(bot)
     evening = telegram.messages_to(reader)[-1].plain or ""
     assert evening.startswith("📰 Haberleriniz: 1 yeni haber") and f"{later} · Öğle haberi" in evening
-    assert chat_value(db, reader, "digest_next") == at(NEXT_DAY, "08:00")
+    assert await chat_value(db, reader, "digest_next") == at(NEXT_DAY, "08:00")
 
 
 async def test_an_empty_digest_sends_nothing_and_moves_on(bot, telegram, clock):
@@ -402,7 +402,7 @@ async def test_an_empty_digest_sends_nothing_and_moves_on(bot, telegram, clock):
     assert (report.readers, report.queued) == (1, 0)
     await settle(bot)
     assert telegram.messages_to(reader) == []
-    assert chat_value(bot.bot_data.settings.db_path, reader, "digest_next") == at(NEXT_DAY, "08:00")
+    assert await chat_value(store_of(bot), reader, "digest_next") == at(NEXT_DAY, "08:00")
 
 
 async def test_readers_with_the_same_digest_share_one_broadcast_rendered_once_per_language(
@@ -439,11 +439,8 @@ async def test_readers_with_the_same_digest_share_one_broadcast_rendered_once_pe
     assert sorted(lang for _, lang in renders) == ["en", "tr", "tr"]
     assert "2 new articles" in (telegram.messages_to(621)[0].plain or "")
     assert "1 yeni haber" in (telegram.messages_to(muted)[0].plain or "")
-    with sqlite3.connect(bot.bot_data.settings.db_path) as connection:
-        totals = connection.execute(
-            "SELECT total FROM broadcasts WHERE kind = 'digest' ORDER BY total"
-        ).fetchall()
-    assert totals == [(1,), (25,)]
+    totals = await store.db.fetchall("SELECT total FROM broadcasts WHERE kind = 'digest' ORDER BY total")
+    assert [tuple(row) for row in totals] == [(1,), (25,)]
 
 
 async def test_a_digest_missed_while_the_bot_was_down_comes_when_it_is_back(settings, telegram, clock):
@@ -462,13 +459,17 @@ async def test_a_digest_missed_while_the_bot_was_down_comes_when_it_is_back(sett
         [digest] = await telegram.wait_for_messages(1, chat_id=reader, timeout=30)
         assert "Sabah bülteni" in (digest.plain or "") and "Yol çalışması uyarısı" in (digest.plain or "")
         await settle(app)
-    assert chat_value(settings.db_path, reader, "digest_next") == at(NEXT_DAY, "08:00")
+    store = await Store.open(settings.database)
+    try:
+        assert await chat_value(store, reader, "digest_next") == at(NEXT_DAY, "08:00")
+    finally:
+        await store.close()
     clock.set_istanbul(DAY, "10:20")
     async with running_at(settings, clock) as app:  # and again: nothing twice
         await eventually(lambda: started_jobs_ran(app))
     # stopping waited for the start-up job to finish
     assert len(telegram.messages_to(reader)) == 1
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         assert await store.outbox.pending_count() == 0
     finally:
@@ -492,6 +493,7 @@ async def test_a_digest_during_quiet_hours_is_silent(bot, telegram, clock):
     assert (report.readers, report.queued) == (1, 0), "a digest reader's digest covers the night"
 
 
+@pytest.mark.sqlite_only  # SQLite's query plan; PostgreSQL's planner picks the partial indexes itself
 async def test_the_per_minute_check_with_nobody_due_reads_only_the_two_partial_indexes(bot, clock):
     store = store_of(bot)
     reader = await subscriber(store, 801)
@@ -518,11 +520,8 @@ async def test_a_group_that_becomes_a_supergroup_keeps_its_choices(bot, clock):
     await store.readers.follow(old, ["Deprem"])
     await set_digest(store, clock, old, "08:00")
     await store.outbox.migrate_chat(old, new)
-    db = bot.bot_data.settings.db_path
     for column, value in (("languages", "tr"), ("muted_sections", ",2,"), ("digest_times", "08:00")):
-        assert chat_value(db, new, column) == value
-    assert chat_value(db, old, "digest_next") is None, "the old id is not due any more"
-    with sqlite3.connect(db) as connection:
-        assert connection.execute("SELECT phrase FROM follows WHERE chat_id = ?", (new,)).fetchall() == [
-            ("Deprem",)
-        ]
+        assert await chat_value(store, new, column) == value
+    assert await chat_value(store, old, "digest_next") is None, "the old id is not due any more"
+    rows = await store.db.fetchall("SELECT phrase FROM follows WHERE chat_id = ?", (new,))
+    assert [tuple(row) for row in rows] == [("Deprem",)]

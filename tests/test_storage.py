@@ -1,4 +1,4 @@
-"""The store on real SQLite files: migrations, WAL, deduplication, subscriptions."""
+"""The store on real SQLite files and a real PostgreSQL: migrations, WAL, deduplication, subscriptions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pytest
 from storage import Store
 from storage.database import available_migrations
 from storage.models import ArticleDraft
+from storage.postgres.database import available_migrations as pg_migrations
+
+pytestmark = pytest.mark.backends  # every test with `store` or `database` runs on both backends
 
 
 def draft(title: str = "Headline", **keys: str) -> ArticleDraft:
@@ -19,29 +22,31 @@ def draft(title: str = "Headline", **keys: str) -> ArticleDraft:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    store = await Store.open(tmp_path / "news.db")
+async def store(database):
+    store = await Store.open(database)
     yield store
     await store.close()
 
 
-async def test_migrations_are_recorded_and_applied_once(tmp_path):
-    path = tmp_path / "news.db"
-    first = await Store.open(path)
+async def test_migrations_are_recorded_and_applied_once(database, backend):
+    first = await Store.open(database)
     versions = await first.db.applied_migrations()
     await first.close()
-    second = await Store.open(path)
-    assert await second.db.applied_migrations() == versions == [v for v, _, _ in available_migrations()]
+    second = await Store.open(database)
+    shipped = available_migrations() if backend == "sqlite" else pg_migrations()
+    assert await second.db.applied_migrations() == versions == [v for v, _, _ in shipped]
     await second.close()
 
 
+@pytest.mark.sqlite_only
 async def test_database_uses_wal_and_a_busy_timeout(store):
     assert (await store.db.fetchval("PRAGMA journal_mode")).lower() == "wal"
     assert await store.db.fetchval("PRAGMA busy_timeout") >= 5000
 
 
-async def test_another_process_can_write_while_the_bot_holds_the_database(store, tmp_path):
-    other = sqlite3.connect(tmp_path / "news.db", timeout=5)
+@pytest.mark.sqlite_only
+async def test_another_process_can_write_while_the_bot_holds_the_database(store, database):
+    other = sqlite3.connect(database, timeout=5)
     other.execute("INSERT INTO chats (chat_id) VALUES (42)")
     other.commit()
     other.close()

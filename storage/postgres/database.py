@@ -38,7 +38,8 @@ from typing import Any
 
 import asyncpg
 
-from storage.database import DatabaseUnusable, StorageError, StorageUnavailable
+from storage.database import DatabaseUnusable, StorageError, StorageUnavailable, TooMuchWork
+from storage.dialect import POSTGRES, Dialect
 from storage.postgres.sql import Params, arguments, redact_url, status_count, translate
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def _describe(error: BaseException) -> str:
 
 class PgDatabase:
     """A writer pool and a read-only reader pool on one PostgreSQL database; see the module doc."""
+
+    dialect: Dialect = POSTGRES  # what this backend's SQL says differently (storage/dialect.py)
 
     def __init__(self, writers: asyncpg.Pool, readers: asyncpg.Pool, url: str) -> None:
         self._writers = writers
@@ -241,12 +244,52 @@ class PgDatabase:
         with _failures(reading=True):
             return await self._readers.fetchval(statement, *args)
 
+    @asynccontextmanager
+    async def bounded_reads(self, *, steps: int, seconds: float) -> AsyncIterator[PgBoundedReads]:
+        """One read-only connection for several statements that together may run `seconds` on the server.
+
+        PostgreSQL counts no VM steps, so `steps` is not used; time is the server's statement_timeout,
+        wall-clock time on the server (a busy server's waiting counts too, unlike SQLite's CPU clock), at
+        least BOUNDED_MIN_SECONDS so a loaded machine does not stop ordinary searches. A statement past it
+        is cancelled by the server and `TooMuchWork` raised, as on SQLite.
+        """
+        del steps
+        with _failures(reading=True):
+            async with self._readers.acquire() as connection, connection.transaction(readonly=True):
+                milliseconds = max(1, round(max(seconds, BOUNDED_MIN_SECONDS) * 1000))
+                await connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+                yield PgBoundedReads(connection, spent=seconds <= 0)
+
+
+BOUNDED_MIN_SECONDS = 0.5  # the least time a bounded read gets on PostgreSQL (wall clock; see bounded_reads)
+
+
+class PgBoundedReads:
+    """Reads on one connection under one statement_timeout; see `PgDatabase.bounded_reads`."""
+
+    def __init__(self, connection: asyncpg.Connection, *, spent: bool = False) -> None:
+        self._connection = connection
+        self._spent = spent  # given no time at all: no statement starts, as on SQLite
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
+        """All rows, unless the server's time limit stops the statement first."""
+        if self._spent:
+            raise TooMuchWork("out of budget before the statement (no time given)")
+        statement, args = arguments(sql, params)
+        try:
+            return await self._connection.fetch(statement, *args)
+        except asyncpg.QueryCanceledError as error:
+            raise TooMuchWork(f"stopped by statement_timeout: {error}") from error
+
 
 class PgTransaction:
     """Statements inside `PgDatabase.transaction()`, all on its one connection."""
 
-    def __init__(self, connection: asyncpg.Connection) -> None:
+    dialect: Dialect = POSTGRES
+
+    def __init__(self, connection: asyncpg.Connection, *, spent: bool = False) -> None:
         self._connection = connection
+        self._spent = spent  # given no time at all: no statement starts, as on SQLite
         self.committed: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:

@@ -26,3 +26,11 @@ def tsquery(tokens: list[str]) -> str:
 def _lexeme(token: str) -> str:
     quoted = "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
     return quoted + ":*" if len(token) >= MIN_PREFIX_CHARS else quoted
+
+
+def hit_patterns(tokens: list[str]) -> list[str]:
+    """LIKE patterns of the headline words a search counts as hits: a whole word, or a prefix word's start.
+
+    Folded tokens hold only letters and digits (storage/folding.py), so no LIKE wildcard needs escaping.
+    """
+    return [token + "%" if len(token) >= MIN_PREFIX_CHARS else token for token in tokens]
