@@ -155,7 +155,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             shown = redact(args.webhook_url)[:200]
             print(f"newsbot: --webhook-url must be an https URL, got {shown!r}", file=sys.stderr)
             return EXIT_CONFIG
-    asyncio.run(_check_database(settings.db_path))  # before Telegram: a bad file is one line, not a traceback
+    asyncio.run(_check_database(settings.database))  # before Telegram: a bad database is one line
     application = build_application(settings)
     if args.webhook_url:
         logging.getLogger(__name__).info("webhook mode on %s:%s", args.listen, args.port)
@@ -173,13 +173,21 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_database(path: Path) -> None:
+async def _check_database(target: Path | str) -> None:
     """Open (and migrate) the database once, so StorageError reaches main() rather than PTB's loop."""
-    database = await Database.open(path)
+    if isinstance(target, str):  # NEWSBOT_DATABASE_URL
+        from storage.postgres.database import PgDatabase
+
+        database: Database | PgDatabase = await PgDatabase.open(target, writers=1, readers=1)
+    else:
+        database = await Database.open(target)
     await database.close()
 
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.database_url:
+        print("newsbot: backup copies the SQLite file; on PostgreSQL use pg_dump", file=sys.stderr)
+        return EXIT_CONFIG
     size = asyncio.run(backup_database(settings.db_path, args.path, overwrite=args.force))
     print(f"backed up {settings.db_path} to {args.path} ({_size(size)})")
     return 0
