@@ -251,3 +251,27 @@ async def test_the_engine_sends_only_while_its_instance_is_the_sender(alone, tel
     role.take(term=2)  # a new term: claims of the last one go back to the queue first
     await settle(store, engine)
     assert sorted(m.chat_id for m in telegram.sent) == readers  # each once
+
+
+async def test_stats_tells_operators_which_instance_sends(settings, telegram, pg_url) -> None:
+    from dataclasses import replace
+
+    from tests.conftest import ADMIN_ID
+    from tests.conversation import Reader
+
+    async with running(replace(settings, database_url=pg_url)) as app:
+        role = app.bot_data.role
+        await until(lambda: role.sender and role.limiter.overall_limit == TOTAL, "alone, it sends")
+        admin = Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")
+        report = (await admin.send("/stats"))[0].plain
+        assert f"Instances: 1 alive; this one ({role.id}) sends the broadcasts and runs the jobs" in report
+        assert "its share: 30 of 30 msg/s" in report
+
+
+async def test_stats_on_sqlite_says_nothing_about_instances(app, telegram) -> None:
+    from tests.conftest import ADMIN_ID
+    from tests.conversation import Reader
+
+    admin = Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")
+    report = (await admin.send("/stats"))[0].plain
+    assert "Instances" not in report and "Send rate now" in report

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from bot.context import NewsbotContext
     from bot.delivery.ratelimit import TelegramRateLimiter
+
+
+@dataclass(frozen=True)
+class InstancesView:
+    """What /stats tells operators about the instances: how many, who sends, this one's share."""
+
+    live: int
+    this: str
+    sender: str | None  # the lease holder now, None while nobody holds it (a takeover)
+    limit: int  # this instance's global sends per second now
+    total: int
 
 
 class Role(Protocol):
@@ -41,6 +53,10 @@ class Role(Protocol):
         """Leave: give the lease up so another instance takes over at its next try."""
         ...
 
+    async def overview(self) -> InstancesView | None:
+        """The instances as operators see them in /stats; None for a single instance."""
+        ...
+
 
 class Solo:
     """The one instance of a SQLite bot: always the sender, in one term, with the whole budget."""
@@ -56,6 +72,10 @@ class Solo:
 
     async def stop(self) -> None:
         """Nothing to give up."""
+
+    async def overview(self) -> InstancesView | None:
+        """One instance: nothing to tell."""
+        return None
 
 
 Job = Callable[["NewsbotContext"], Awaitable[None]]

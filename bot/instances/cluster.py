@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.instances import InstancesView
 from storage.database import StorageError
 from storage.postgres.database import PgDatabase
 from storage.postgres.instances import Instances
@@ -72,6 +73,7 @@ class Cluster:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.id = instance or instance_id()
+        self._db = db
         self.lease = Lease(db, SENDER_LEASE, self.id, ttl=ttl, margin=margin)
         self.instances = Instances(db)
         self.limiter = limiter
@@ -133,6 +135,15 @@ class Cluster:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    async def overview(self) -> InstancesView:
+        """How many instances are alive, which one sends, and this one's share of the budget."""
+        live = await self.instances.live(self.ttl)
+        return InstancesView(len(live), self.id, await self._holder(), self.limiter.overall_limit, self.total)
+
+    async def _holder(self) -> str | None:
+        state = await Lease.current(self._db, SENDER_LEASE)
+        return state.holder if state is not None and state.running else None
 
     # ------------------------------------------------------------------ budget
 
