@@ -1,4 +1,4 @@
-"""All SQL of newsbot, on aiosqlite."""
+"""All SQL of newsbot, on SQLite (aiosqlite) or PostgreSQL (asyncpg); storage/dialect.py: how they differ."""
 
 from storage.store import Store
 

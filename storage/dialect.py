@@ -49,6 +49,13 @@ class Dialect:
     cross_join = "CROSS JOIN"  # a join whose left side the planner keeps as the outer loop (with ON)
     search_sql = _SQLITE_SEARCH
 
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the driver raises for a failed statement (a damaged file, an unexpected schema)."""
+        import sqlite3
+
+        return (sqlite3.Error,)
+
     def retention(self, db: Any) -> Any:
         """The retention repository for this backend: on SQLite it also reclaims the file's pages."""
         from storage.retention import Retention
@@ -104,6 +111,13 @@ class PgDialect(Dialect):
     without_rowid = ""
     cross_join = "JOIN"  # PostgreSQL's CROSS JOIN takes no ON; the planner orders joins itself
     search_sql = _PG_SEARCH
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the driver raises for a failed statement (an unexpected schema, a lost connection)."""
+        import asyncpg
+
+        return (asyncpg.PostgresError, asyncpg.InterfaceError)
 
     def retention(self, db: Any) -> Any:
         """PostgreSQL's retention: the same pruning, the server's autovacuum reclaims space."""

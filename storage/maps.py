@@ -10,7 +10,6 @@ from storage.dialect import Dialect
 from storage.models import DayMaxima, MapReader
 
 
-
 def _maps_due(dialect: Dialect) -> str:
     """Readers who chose the map, whose morning text for today went out, and who have not had today's map.
 
@@ -20,7 +19,8 @@ def _maps_due(dialect: Dialect) -> str:
     return (
         "SELECT c.chat_id, c.province, c.language, c.language_code "
         f"FROM chats c {dialect.indexed_by('chats_weather_map')} "
-        "WHERE c.weather_map = 1 AND c.province IS NOT NULL AND c.reachable = 1 AND c.weather_sent_on = :today "
+        "WHERE c.weather_map = 1 AND c.province IS NOT NULL AND c.reachable = 1 "
+        " AND c.weather_sent_on = :today "
         " AND (c.weather_map_sent_on IS NULL OR c.weather_map_sent_on < :today) "
         " AND EXISTS (SELECT 1 FROM broadcasts b JOIN deliveries d ON d.broadcast_id = b.id "
         "   WHERE b.kind = 'weather' AND b.ref = CAST(c.province AS text) || ':' || :today "

@@ -147,7 +147,8 @@ class Outbox:
             elif found:
                 added = await tx.execute(
                     "INSERT INTO deliveries (broadcast_id, chat_id) "
-                    f"SELECT CAST(? AS bigint), chat_id FROM ({members}) AS m WHERE chat_id > ? AND chat_id <= ? "
+                    f"SELECT CAST(? AS bigint), chat_id FROM ({members}) AS m "
+                    "WHERE chat_id > ? AND chat_id <= ? "
                     "ON CONFLICT DO NOTHING",
                     (broadcast_id, after, upto),
                 )
@@ -436,7 +437,8 @@ class Outbox:
                 "INSERT INTO chats (chat_id, chat_type, title, language_code, language, subscribed, "
                 " reachable, subscribed_at, languages, muted_sections, digest_times, digest_next, "
                 " digest_after, quiet_start, quiet_end, quiet_next_end) "
-                "SELECT CAST(? AS bigint), 'supergroup', title, language_code, language, subscribed, 1, subscribed_at, "
+                "SELECT CAST(? AS bigint), 'supergroup', title, language_code, language, subscribed, 1, "
+                " subscribed_at, "
                 " languages, muted_sections, digest_times, digest_next, digest_after, "
                 " quiet_start, quiet_end, quiet_next_end "
                 "FROM chats WHERE chat_id = ? "
@@ -448,7 +450,8 @@ class Outbox:
             # The group's choices go with it: its followed words too; the old id gets no digests any more.
             await tx.execute(
                 "INSERT INTO follows (chat_id, folded, phrase) "
-                "SELECT CAST(? AS bigint), folded, phrase FROM follows WHERE chat_id = ? ON CONFLICT DO NOTHING",
+                "SELECT CAST(? AS bigint), folded, phrase FROM follows WHERE chat_id = ? "
+                "ON CONFLICT DO NOTHING",
                 (new_chat_id, old_chat_id),
             )
             await tx.execute(

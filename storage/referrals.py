@@ -51,7 +51,8 @@ class Referrals:
             return False
         changed = await self._db.execute(
             "INSERT INTO referrals (friend_id, referrer_id, article_id) "
-            "SELECT CAST(? AS bigint), user_id, CAST(? AS bigint) FROM invite_codes WHERE code = ? AND user_id != ? "
+            "SELECT CAST(? AS bigint), user_id, CAST(? AS bigint) FROM invite_codes "
+            "WHERE code = ? AND user_id != ? "
             " AND NOT EXISTS (SELECT 1 FROM chats WHERE chat_id = ?) ON CONFLICT DO NOTHING",
             (friend_id, article_id, code, friend_id, friend_id),
         )

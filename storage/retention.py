@@ -22,15 +22,17 @@ R = TypeVar("R")
 
 
 def _storage_errors(step: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Any SQLite failure of a retention step as a StorageError, so its caller needs no sqlite3."""
+    """Any database failure of a retention step as a StorageError, so its caller needs no driver."""
 
     @functools.wraps(step)
     async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        retention = args[0]
+        assert isinstance(retention, Retention)
         try:
             return await step(*args, **kwargs)
         except StorageError:
             raise
-        except sqlite3.Error as error:  # damaged file, a schema it did not expect: the message says which
+        except retention._db.dialect.errors as error:  # damaged file, a schema it did not expect: says which
             raise StorageError(f"database error: {error}") from error
 
     return run

@@ -182,7 +182,9 @@ class Routing:
         None if none."""
         dialect = self._dialect
         await _drop(tx, "digest_due", "digest_plan", "digest_phrases")
-        due = f"FROM chats c {dialect.indexed_by('chats_digest_due')} WHERE c.digest_next <= :now LIMIT :limit"
+        due = (
+            f"FROM chats c {dialect.indexed_by('chats_digest_due')} WHERE c.digest_next <= :now LIMIT :limit"
+        )
         high = await _newest_article(tx)
         row = await tx.fetchone(
             "SELECT count(*), min(coalesce(after, :high)) "
@@ -215,15 +217,16 @@ class Routing:
                 f"CREATE TEMP TABLE digest_phrases (folded text PRIMARY KEY){dialect.without_rowid}"
             )
             await tx.executemany("INSERT INTO digest_phrases VALUES (?)", [(p,) for p in phrases])
-            # (an unindexed f.folded: walk the reader's few follows, never probe every phrase for every reader)
+            # (f.folded unindexed: walk the reader's few follows, never probe every phrase for every reader)
             follows = (
-                f"coalesce((SELECT {dialect.group_concat('folded', '|')} FROM (SELECT f.folded FROM follows f "
+                f"coalesce((SELECT {dialect.group_concat('folded', '|')} FROM "
+                " (SELECT f.folded FROM follows f "
                 f" WHERE f.chat_id = c.chat_id AND {dialect.unindexed('f.folded')} IN "
                 "  (SELECT folded FROM digest_phrases) ORDER BY f.folded) AS x), '')"
             )
         await tx.execute(
-            "CREATE TEMP TABLE digest_due (chat_id bigint, slot double precision, times text, active integer, "
-            " langs text, muted text, after bigint, follows text, silent integer)"
+            "CREATE TEMP TABLE digest_due (chat_id bigint, slot double precision, times text, "
+            " active integer, langs text, muted text, after bigint, follows text, silent integer)"
         )
         await tx.execute(
             "INSERT INTO digest_due "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from storage.database import Database, Row
 from storage.folding import fold_text
 from storage.models import Section

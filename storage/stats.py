@@ -137,7 +137,8 @@ class Stats:
             f" + (SELECT count(*) FROM deliveries {self._sending} "
             "   WHERE broadcast_id = b.id AND status = 'sending') AS pending, "
             " (SELECT count(*) FROM deliveries WHERE broadcast_id = b.id AND status = 'failed') AS failed, "
-            " CASE WHEN b.kind = 'article' THEN (SELECT title FROM articles WHERE id = CAST(b.ref AS bigint)) "
+            " CASE WHEN b.kind = 'article' "
+            "  THEN (SELECT title FROM articles WHERE id = CAST(b.ref AS bigint)) "
             " END AS title "
             "FROM broadcasts b WHERE b.id = ?",
             (broadcast_id,),
@@ -209,7 +210,8 @@ class Stats:
                 "SELECT f.kind, f.ref, coalesce(f.total, 0) AS total, "
                 " coalesce(sum(CASE WHEN d.status = 'sent' THEN 1 ELSE 0 END), 0) AS sent, "
                 " coalesce(sum(CASE WHEN d.status = 'failed' THEN 1 ELSE 0 END), 0) AS failed, "
-                " coalesce(sum(CASE WHEN d.status IN ('pending', 'sending') THEN 1 ELSE 0 END), 0) AS pending "
+                " coalesce(sum(CASE WHEN d.status IN ('pending', 'sending') THEN 1 ELSE 0 END), 0) "
+                "  AS pending "
                 "FROM broadcasts f LEFT JOIN deliveries d ON d.broadcast_id = f.id "
                 "WHERE f.parent = ? GROUP BY f.id ORDER BY f.id",
                 (broadcast["id"],),

@@ -110,7 +110,8 @@ class WeatherStore:
             )
             await tx.executemany(
                 "INSERT INTO weather_current (plate, observed_at, temperature, weather_code, fetched_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (plate) DO UPDATE SET observed_at = excluded.observed_at, "
+                "VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (plate) DO UPDATE SET observed_at = excluded.observed_at, "
                 " temperature = excluded.temperature, weather_code = excluded.weather_code, "
                 " fetched_at = excluded.fetched_at",
                 [

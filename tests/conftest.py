@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,13 @@ from bot.settings import Settings
 from bot.sources.addresses import FetchAllow
 from tests.conversation import Reader
 from tests.fake_telegram import FakeBotAPI
-from tests.postgres import pg_schema_url, pg_server, pg_url, pytest_terminal_summary  # noqa: F401 (fixtures, a hook)
+from tests.postgres import (  # noqa: F401 (fixtures, a hook)
+    pg_schema_url,
+    pg_schemas,
+    pg_server,
+    pg_url,
+    pytest_terminal_summary,
+)
 
 hypothesis_settings.register_profile("newsbot", deadline=None)  # a busy 2-core CI machine is not a bug
 hypothesis_settings.load_profile("newsbot")
@@ -64,6 +70,15 @@ def database(backend: str, tmp_path, request: pytest.FixtureRequest) -> Path | s
     if backend == "postgresql":
         return request.getfixturevalue("pg_schema_url")
     return tmp_path / "newsbot.db"
+
+
+@pytest.fixture
+def databases(backend: str, tmp_path, request: pytest.FixtureRequest) -> Callable[[str], Path | str]:
+    """A maker of more fresh databases on this test's backend, for tests that run several bots."""
+    if backend == "postgresql":
+        schemas = request.getfixturevalue("pg_schemas")
+        return lambda name: schemas()
+    return lambda name: tmp_path / f"{name}.db"
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -23,7 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from storage.postgres.sql import redact_url
+from storage.postgres.sql import arguments, redact_url
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "pg-cluster.sh"
 START_TIMEOUT = 300  # seconds: initdb and a first start on a loaded 2-core machine (bounds a hang only)
@@ -136,31 +138,59 @@ def _run(coroutine: Any) -> Any:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-@pytest.fixture
-def pg_schema_url(pg_server: str) -> Iterator[str]:
-    """`pg_url` as a plain fixture, for fixtures that are not coroutines (conftest's `database`)."""
-    schema = f"newsbot_test_{uuid.uuid4().hex[:16]}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(pg_server, timeout=30)
-        try:
-            await admin.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await admin.close()
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(pg_server, timeout=30)
-        try:
-            await admin.execute("SET lock_timeout = '60s'")
-            await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await admin.close()
-
-    _run(create())
+async def _create_schema(server: str, schema: str) -> None:
+    admin = await asyncpg.connect(server, timeout=30)
     try:
-        yield with_schema(pg_server, schema)
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
     finally:
-        _run(drop())
+        await admin.close()
+
+
+async def _drop_schemas(server: str, schemas: list[str]) -> None:
+    admin = await asyncpg.connect(server, timeout=30)
+    try:
+        await admin.execute("SET lock_timeout = '60s'")  # a test that left a session open: fail, not hang
+        for schema in schemas:
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def pg_schemas(pg_server: str) -> Iterator[Callable[[], str]]:
+    """A maker of new empty schemas' URLs (plain fixture, any loop), all dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"newsbot_test_{uuid.uuid4().hex[:16]}"
+        _run(_create_schema(pg_server, schema))
+        made.append(schema)
+        return with_schema(pg_server, schema)
+
+    try:
+        yield make
+    finally:
+        if made:
+            _run(_drop_schemas(pg_server, made))
+
+
+@pytest.fixture
+def pg_schema_url(pg_schemas: Callable[[], str]) -> str:
+    """`pg_url` as a plain fixture, for fixtures that are not coroutines (conftest's `database`)."""
+    return pg_schemas()
+
+
+async def read_rows(database: Path | str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows read straight from a test's database (SQLite file or PostgreSQL URL), past the bot's pools."""
+    if isinstance(database, str):
+        connection = await asyncpg.connect(database, timeout=30)
+        try:
+            statement, args = arguments(sql, params)
+            return [tuple(row) for row in await connection.fetch(statement, *args)]
+        finally:
+            await connection.close()
+    with closing(sqlite3.connect(database)) as connection:
+        return connection.execute(sql, tuple(params)).fetchall()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -58,8 +58,8 @@ async def site() -> AsyncIterator[NewsSite]:
 
 
 @pytest.fixture
-async def store(tmp_path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "news.db")
+async def store(database) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     await store.chats.touch(1, "private", "tr")
     await store.chats.subscribe(1)
     yield store
@@ -118,7 +118,7 @@ async def test_two_statements_with_one_headline_on_one_day_both_reach_the_reader
         "Dünkü haber", guid="old", summary="Dünden kalan bir haber.", published=MORNING - timedelta(1)
     )
     url = site.feed("/rss", [older])
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     await add_feed(store, url)
     await store.chats.touch(7, "private", "tr")
     await store.chats.subscribe(7)

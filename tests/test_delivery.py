@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from tests.fake_telegram import (
     message_update,
     my_chat_member_update,
 )
+from tests.postgres import read_rows
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*retry_after.*"), pytest.mark.backends]  # both databases
 
@@ -99,17 +99,14 @@ async def settle(store: Store, engine: DeliveryEngine | None = None, timeout: fl
     raise AssertionError(f"{await store.outbox.pending_count()} deliveries still pending after {timeout}s")
 
 
-def deliveries(db_path: Path) -> dict[int, tuple[str, int, str | None]]:
-    with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("SELECT chat_id, status, attempts, error FROM deliveries").fetchall()
+async def deliveries(database: Path | str) -> dict[int, tuple[str, int, str | None]]:
+    rows = await read_rows(database, "SELECT chat_id, status, attempts, error FROM deliveries")
     return {chat_id: (status, attempts, error) for chat_id, status, attempts, error in rows}
 
 
-def chat_row(db_path: Path, chat_id: int) -> tuple[int, int] | None:
-    with sqlite3.connect(db_path) as connection:
-        return connection.execute(
-            "SELECT subscribed, reachable FROM chats WHERE chat_id = ?", (chat_id,)
-        ).fetchone()
+async def chat_row(database: Path | str, chat_id: int) -> tuple[int, int] | None:
+    rows = await read_rows(database, "SELECT subscribed, reachable FROM chats WHERE chat_id = ?", (chat_id,))
+    return rows[0] if rows else None
 
 
 def assert_no_flood(telegram: FakeBotAPI) -> None:
@@ -168,7 +165,7 @@ async def test_every_subscriber_gets_a_new_article_once_in_their_language(strict
     assert renders == {"tr": 1, "en": 1}, "rendered once per language, not once per subscriber"
     assert_no_flood(telegram)
     assert max_in_any_window([m.time for m in telegram.sent]) <= settings.broadcast_rate
-    assert {status for status, _, _ in deliveries(settings.db_path).values()} == {"sent"}
+    assert {status for status, _, _ in (await deliveries(settings.database)).values()} == {"sent"}
 
 
 async def test_a_reader_is_answered_first_during_a_broadcast(strict, telegram, settings):
@@ -222,7 +219,7 @@ async def test_flood_control_pauses_all_sending_then_the_delivery_is_retried(str
     assert paused == [], "nothing is sent while Telegram's retry_after lasts"
     assert len(telegram.sent) == 40
     assert_no_flood(telegram)
-    outcome = deliveries(settings.db_path)
+    outcome = await deliveries(settings.database)
     assert {status for status, _, _ in outcome.values()} == {"sent"}
     assert outcome[flood[0].params["chat_id"]][1] == 1, "a 429 is not the delivery's fault"
 
@@ -237,14 +234,14 @@ async def test_server_errors_are_retried_with_backoff_then_given_up(strict, tele
     telegram.set_chat_fault(6003, Fault.server_error())
     await publish_article(store)
     await settle(store, engine_of(strict))
-    outcome = deliveries(settings.db_path)
+    outcome = await deliveries(settings.database)
     assert outcome[6001][:2] == ("sent", 3)
     assert outcome[6002][:2] == ("sent", 2)
     status, attempts, error = outcome[6003]
     assert (status, attempts) == ("failed", engine_of(strict).options.max_attempts)
     assert "Internal Server Error" in error
     assert len(telegram.messages_to(6001)) == 1 and len(telegram.messages_to(6002)) == 1
-    assert chat_row(settings.db_path, 6003) == (1, 1), "a flaky server is no reason to drop a reader"
+    assert await chat_row(settings.database, 6003) == (1, 1), "a flaky server is no reason to drop a reader"
 
 
 async def test_blocked_deactivated_and_unknown_chats_are_dropped_with_their_queue(strict, telegram, settings):
@@ -261,11 +258,10 @@ async def test_blocked_deactivated_and_unknown_chats_are_dropped_with_their_queu
     await publish_article(store, "Second")
     await engine.start()
     await settle(store, engine)
-    outcome = deliveries(settings.db_path)
-    with sqlite3.connect(settings.db_path) as connection:
-        rows = connection.execute("SELECT chat_id, status, error FROM deliveries").fetchall()
+    outcome = await deliveries(settings.database)
+    rows = await read_rows(settings.database, "SELECT chat_id, status, error FROM deliveries")
     for chat_id in (7001, 7002, 7003, -7005):
-        assert chat_row(settings.db_path, chat_id)[1] == 0, f"{chat_id} is marked unreachable"
+        assert (await chat_row(settings.database, chat_id))[1] == 0, f"{chat_id} is marked unreachable"
         mine = [(status, error) for cid, status, error in rows if cid == chat_id]
         assert len(mine) == 2 and all(status == "failed" and error for status, error in mine)
     assert "blocked" in outcome[7001][2] and "deactivated" in outcome[7002][2]
@@ -274,7 +270,7 @@ async def test_blocked_deactivated_and_unknown_chats_are_dropped_with_their_queu
     telegram.restore(7001)
     reader = Reader(strict, telegram, 7001)
     await reader.says("/subscribe")
-    assert chat_row(settings.db_path, 7001) == (1, 1), "/subscribe brings a reader back"
+    assert await chat_row(settings.database, 7001) == (1, 1), "/subscribe brings a reader back"
 
 
 async def test_a_group_that_became_a_supergroup_gets_the_article_at_its_new_id(strict, telegram, settings):
@@ -288,8 +284,10 @@ async def test_a_group_that_became_a_supergroup_gets_the_article_at_its_new_id(s
     assert len(telegram.messages_to(new)) == 1
     assert "Sitede oku" in str(telegram.messages_to(new)[0].reply_markup)
     assert telegram.messages_to(old) == []
-    assert chat_row(settings.db_path, new) == (1, 1) and chat_row(settings.db_path, old) == (0, 0)
-    assert deliveries(settings.db_path)[new][0] == "sent" and old not in deliveries(settings.db_path)
+    assert await chat_row(settings.database, new) == (1, 1)
+    assert await chat_row(settings.database, old) == (0, 0)
+    outcome = await deliveries(settings.database)
+    assert outcome[new][0] == "sent" and old not in outcome
     await publish_article(store, "Next")
     await settle(store, engine_of(strict))
     assert len(telegram.messages_to(new)) == 2, "later articles go straight to the supergroup"
@@ -304,11 +302,11 @@ async def test_blocking_and_unblocking_via_my_chat_member(strict, telegram, sett
     await publish_article(store)
     await queue_audiences(store)  # what the stopped engine's filler would do: queue for every subscriber
     await reader.deliver(my_chat_member_update(make_chat(8001), reader.user, "member", "kicked"))
-    assert chat_row(settings.db_path, 8001) == (1, 0)
-    status, _, error = deliveries(settings.db_path)[8001]
+    assert await chat_row(settings.database, 8001) == (1, 0)
+    status, _, error = (await deliveries(settings.database))[8001]
     assert status == "failed" and error == "blocked the bot"
     await reader.deliver(my_chat_member_update(make_chat(8001), reader.user, "kicked", "member"))
-    assert chat_row(settings.db_path, 8001) == (1, 1)
+    assert await chat_row(settings.database, 8001) == (1, 1)
     await engine.start()
     await publish_article(store, "After unblocking")
     await telegram.wait_for_messages(2, chat_id=8001)  # the /subscribe answer and the new article
@@ -320,12 +318,12 @@ async def test_a_channel_that_makes_the_bot_admin_is_subscribed_until_removed(st
     telegram.register_chat(channel)
     owner = Reader(strict, telegram, 8101, chat=channel)
     await owner.deliver(my_chat_member_update(channel, owner.user, "left", "administrator"))
-    assert chat_row(settings.db_path, channel["id"]) == (1, 1)
+    assert await chat_row(settings.database, channel["id"]) == (1, 1)
     await publish_article(store)
     posted = await telegram.wait_for_messages(1, chat_id=channel["id"])
     assert "Sitede oku" in str(posted[0].reply_markup), "in the language of the admin who added the bot"
     await owner.deliver(my_chat_member_update(channel, owner.user, "administrator", "left"))
-    assert chat_row(settings.db_path, channel["id"])[0] == 0
+    assert (await chat_row(settings.database, channel["id"]))[0] == 0
     await publish_article(store, "Later")
     await settle(store, engine_of(strict))
     assert len(telegram.messages_to(channel["id"])) == 1
@@ -336,14 +334,14 @@ async def test_only_group_admins_subscribe_a_group(strict, telegram, settings):
     telegram.set_chat_admins(group["id"], [8202], creator=8203)
     member = Reader(strict, telegram, 8201, chat=group)
     refusal = await member.says("/subscribe")
-    assert "yönetici" in refusal.plain and chat_row(settings.db_path, group["id"])[0] == 0
+    assert "yönetici" in refusal.plain and (await chat_row(settings.database, group["id"]))[0] == 0
     admin = Reader(strict, telegram, 8202, chat=group)
     assert "Abone oldunuz" in (await admin.says("/subscribe@newsbot_test_bot")).plain
-    assert chat_row(settings.db_path, group["id"]) == (1, 1)
+    assert await chat_row(settings.database, group["id"]) == (1, 1)
     assert "yönetici" in (await member.says("/unsubscribe")).plain
     creator = Reader(strict, telegram, 8203, chat=group)
     await creator.says("/unsubscribe")
-    assert chat_row(settings.db_path, group["id"])[0] == 0
+    assert (await chat_row(settings.database, group["id"]))[0] == 0
 
 
 async def test_a_group_removing_the_bot_ends_its_subscription(strict, telegram, settings):
@@ -352,12 +350,12 @@ async def test_a_group_removing_the_bot_ends_its_subscription(strict, telegram, 
     admin = Reader(strict, telegram, 8302, chat=group)
     await admin.says("/subscribe")
     await admin.deliver(my_chat_member_update(group, admin.user, "member", "left"))
-    assert chat_row(settings.db_path, group["id"])[0] == 0
+    assert (await chat_row(settings.database, group["id"]))[0] == 0
 
 
 async def test_an_article_added_by_another_process_goes_out(strict, telegram, settings):
     await add_subscribers(strict.bot_data.store, [9001])
-    other = await Store.open(settings.db_path)  # like `newsbot import` running next to the bot
+    other = await Store.open(settings.database)  # like `newsbot import` running next to the bot
     try:
         await publish_article(other)
     finally:
@@ -367,7 +365,7 @@ async def test_an_article_added_by_another_process_goes_out(strict, telegram, se
 
 async def test_an_article_published_while_the_bot_was_down_goes_out_at_start(settings, telegram):
     telegram.limits.per_chat_per_second = 1
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         await add_subscribers(store, [9101, 9102])
         await publish_article(store)
@@ -407,9 +405,8 @@ async def test_other_broadcast_kinds_render_through_registered_renderers(strict,
     await settle(store, engine_of(strict))
     assert telegram.messages_to(9301)[0].plain == "Hava plate:2026-11-27"
     assert telegram.messages_to(9302)[0].plain == "Weather plate:2026-11-27"
-    with sqlite3.connect(settings.db_path) as connection:
-        query = "SELECT DISTINCT error FROM deliveries WHERE status = 'failed'"
-        errors = connection.execute(query).fetchall()
+    query = "SELECT DISTINCT error FROM deliveries WHERE status = 'failed'"
+    errors = await read_rows(settings.database, query)
     assert errors == [("nothing to send for weather plate:2026-11-28",)]
 
 

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 from telegram.ext import Application
@@ -36,8 +35,8 @@ ENGINE = "engine-test"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(tmp_path / "news.db")
+async def store(database) -> AsyncIterator[Store]:
+    store = await Store.open(database)
     yield store
     await store.close()
 
@@ -54,7 +53,7 @@ async def add_subscribers(store: Store, ids: list[int]) -> None:
 
 async def queue(store: Store, kind: str, ref: str, ids: list[int]) -> int:
     """One broadcast to these chats, through the outbox as the bot queues them."""
-    chats = ", ".join(str(chat_id) for chat_id in ids)
+    chats = ", ".join(str(chat_id) for chat_id in ids) or "NULL"  # IN (): SQLite only
     async with store.db.transaction() as tx:
         return await store.outbox.enqueue(
             tx, kind, ref, f"SELECT chat_id FROM chats WHERE chat_id IN ({chats})"
@@ -150,8 +149,8 @@ async def test_unfinished_deliveries_and_their_broadcasts_are_never_deleted_what
     newest_orphan = await queue(store, "article", "6", [])
     for broadcast_id in (orphan, waiting, claimed, filling, newest_orphan):
         await store.db.execute(
-            "UPDATE broadcasts SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?, 'unixepoch') WHERE id = ?",
-            (long_ago, broadcast_id),
+            "UPDATE broadcasts SET created_at = ? WHERE id = ?",
+            (datetime.fromtimestamp(long_ago, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), broadcast_id),
         )
 
     report = await prune(store, RetentionOptions(days=14), now, sleep=no_rest)
@@ -228,6 +227,7 @@ async def test_a_pass_stopped_between_transactions_leaves_counts_that_match_and_
     assert await store.retention.daily_counts() == {(utc_day(now - 30 * DAY), "article", "sent"): 10}
 
 
+@pytest.mark.sqlite_only  # the file's pages; PostgreSQL's autovacuum reclaims space on the server
 async def test_pruned_pages_go_back_to_the_file_system(store, tmp_path):
     now = time.time()
     assert await store.retention.auto_vacuum_mode() == "incremental"
@@ -261,7 +261,7 @@ async def test_pruned_pages_go_back_to_the_file_system(store, tmp_path):
     assert report.pages_freed == full.page_count - pruned.page_count
     # 50 free pages per transaction, plus a pointer-map page the file may lose with them.
     assert all(0 <= earlier - later <= 52 for earlier, later in pairwise(sizes))
-    assert (tmp_path / "news.db").stat().st_size == pruned.page_count * pruned.page_size
+    assert store.db.path.stat().st_size == pruned.page_count * pruned.page_size
 
 
 async def test_an_older_small_database_converts_to_incremental_vacuum_once(tmp_path, caplog):
@@ -340,6 +340,7 @@ async def test_the_bot_prunes_daily_and_after_start_with_one_line_and_stats_show
     assert f"earlier, kept as daily counts since {now.date().isoformat()}: sent 3, failed 0" in report
 
 
+@pytest.mark.sqlite_only  # PRAGMA query_only; PostgreSQL's outages: tests/test_postgres_storage.py
 async def test_a_pass_the_database_refuses_is_one_logged_line(app: Application, caplog):
     store = app.bot_data.store
     await finished_deliveries(store, [5001], at=time.time() - 30 * DAY)

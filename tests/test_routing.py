@@ -91,7 +91,7 @@ async def publish_at(
         await tx.execute(
             "UPDATE articles SET language = ?, section_id = ?, breaking = ?, "
             " created_at = ? WHERE id = ?",
-            (language, section, int(breaking), clock().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), article.id),
+            (language, section, int(breaking), f"{clock().astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}", article.id),
         )
         await queue_for_readers(store, tx, article)
     return article.id

@@ -116,6 +116,24 @@ def test_the_bot_api_url_error_says_it_must_end_in_bot_and_shows_no_token():
     assert "x" * 35 not in message and "bot<redacted>" in message
 
 
+def test_a_database_url_selects_postgresql_and_a_bad_one_is_refused_without_its_password():
+    assert Settings.from_mapping({}).database == Path("newsbot.db"), "SQLite unless a URL is given"
+    url = "postgresql://news:s3cret-pw@db.example:5432/newsbot?sslmode=require"
+    settings = Settings.from_mapping({"NEWSBOT_DATABASE_URL": url, "NEWSBOT_DB": "/data/x.db"})
+    assert settings.database == settings.database_url == url
+    assert "s3cret-pw" not in repr(settings) and "db.example" not in repr(settings)
+    for bad in (
+        "mysql://news:s3cret-pw@db.example/newsbot",
+        "postgresql://news:s3cret-pw@/newsbot",
+        "postgresql://news:s3cret-pw@db.example:port/newsbot",
+        "postgresql://news:s3cret-pw@db.example:5432",
+        "/data/newsbot.db",
+    ):
+        with pytest.raises(SettingsError, match="NEWSBOT_DATABASE_URL") as refused:
+            Settings.from_mapping({"NEWSBOT_DATABASE_URL": bad})
+        assert "s3cret-pw" not in str(refused.value) and "\n" not in str(refused.value)
+
+
 def test_the_repr_shows_no_secret():
     settings = Settings.from_mapping(
         {"TELEGRAM_BOT_TOKEN": "123456:tokensecret", "NEWSBOT_WEBHOOK_SECRET": "hooksecret"}

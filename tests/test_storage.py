@@ -127,3 +127,9 @@ async def test_unsubscribing_drops_the_articles_still_queued_for_the_chat(store)
     row = await store.db.fetchone("SELECT status, error FROM deliveries WHERE chat_id = 1")
     assert tuple(row) == ("failed", "unsubscribed")
     assert await store.outbox.pending_count() == 0
+
+
+async def test_the_bot_runs_on_the_backend_it_was_given(app, settings, backend):
+    """NEWSBOT_DATABASE_URL set: the Application's store is on PostgreSQL, and no SQLite file appears."""
+    assert app.bot_data.store.db.dialect.name == backend
+    assert settings.db_path.exists() == (backend == "sqlite")

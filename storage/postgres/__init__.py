@@ -1,4 +1,4 @@
-"""PostgreSQL backend (issue 14, in progress): PgDatabase on asyncpg, its migrations, the sender lease."""
+"""PostgreSQL backend (NEWSBOT_DATABASE_URL): PgDatabase on asyncpg, its migrations, the sender lease."""
 
 from storage.postgres.database import PgDatabase, PgTransaction
 from storage.postgres.lease import Lease

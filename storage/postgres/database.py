@@ -1,7 +1,8 @@
 """PostgreSQL through asyncpg, with the public surface of storage/database.py's Database.
 
-Groundwork of issue 14: the bot does not run on this yet (NEWSBOT_DATABASE_URL is not wired); the storage
-modules still speak SQLite. What is the same:
+Store.open picks it for a postgresql:// URL (NEWSBOT_DATABASE_URL); every storage module runs on it, its
+statements built from `dialect` (storage/dialect.py) where SQLite and PostgreSQL say things differently.
+What is the same:
 
 - `open` checks, migrates (storage/postgres/migrations, the numbers and names of storage/migrations) and
   refuses a schema it does not know, with the same `DatabaseUnusable`; a write that cannot happen now
@@ -52,7 +53,8 @@ CONNECT_TIMEOUT = 10.0  # seconds to reach the server, as SQLite's busy timeout 
 LOCK_TIMEOUT = "10s"  # a statement waiting longer for a row or table lock fails (StorageUnavailable)
 IDLE_IN_TRANSACTION = "60s"  # a session stuck in a transaction (a hung instance) is ended, its locks freed
 MIN_SERVER_VERSION = 120000  # generated columns (articles_fts.document)
-MIGRATION_LOCK = 0x6E657773  # pg_advisory_xact_lock key: instances starting together migrate one at a time
+MIGRATION_LOCK = 0x6E657773  # pg_advisory_xact_lock key (with the schema's): instances migrate one at a time
+MIGRATION_WAIT = "300s"  # how long an instance waits for another's migrations before giving up
 _SERVER_SETTINGS = {
     "application_name": "newsbot",
     "timezone": "UTC",
@@ -113,6 +115,7 @@ class PgDatabase:
         self._writers = writers
         self._readers = readers
         self.url = redact_url(url)  # for messages: never the password
+        self.path = self.url  # what messages name the database by, as Database.path names the file
 
     @classmethod
     async def open(
@@ -163,8 +166,12 @@ class PgDatabase:
         known = {version: name for version, name, _ in available_migrations()}
         with _opening(self.url):
             async with self._writers.acquire() as connection, connection.transaction():
-                # Two instances starting at once: the second waits here, then finds everything applied.
-                await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                # Two instances starting at once: the second waits here (as long as a migration may take),
+                # then finds everything applied. Keyed by schema: bots in other schemas migrate meanwhile.
+                await connection.execute(f"SET LOCAL lock_timeout = '{MIGRATION_WAIT}'")
+                await connection.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", MIGRATION_LOCK
+                )
                 await connection.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " version integer PRIMARY KEY, name text NOT NULL,"
