@@ -17,7 +17,8 @@ ratelimit.py) gets a share, and the shares never add up to more than `total`:
   instance starts using a grant ACTIVATE_AFTER (1.1 s, one window and its margin) after it first reads it,
   so the sends the sender made under its higher limit have left every window by then. A new sender also
   waits ACTIVATE_AFTER after taking the lease before it uses the sender's limit (the old one stopped
-  MARGIN before the lease could change hands), and meanwhile counts every possible grant out.
+  MARGIN before the lease could change hands; the first term ever has no old one), and until its first
+  allocation, right after taking the lease, counts every possible grant out.
 - Giving back is the lease's rule: an instance believes its grant (and the sender its lease) until TTL -
   MARGIN after it *sent* its last successful heartbeat, on its own clock, then holds every send (limit 0)
   until a heartbeat works again; the sender counts a row out only once the server says its TTL has
@@ -154,7 +155,8 @@ class Cluster:
         if self.lease.held:
             if self.lease.epoch != self._term:
                 self._term = self.lease.epoch
-                self._sender_from = now + self._activate_after
+                # The first term ever has no predecessor whose sends could still be in the window.
+                self._sender_from = now if self._term == 1 else now + self._activate_after
                 self._sender_limit = self.total - self.allowance * self.most_others
                 log.info("instance %s sends broadcasts and runs the jobs (term %s)", self.id, self._term)
             if now >= self._sender_from:
@@ -179,7 +181,16 @@ class Cluster:
                     log.warning("instance %s: heartbeat failed: %s", self.id, error)
                 failing = True
             self._apply()
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Until the next heartbeat, or until this instance takes the lease: then it allocates at once."""
+        if self.lease.held or self.lease.acquired.is_set():
             await asyncio.sleep(self._beat_every)
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._beat_every):
+                await self.lease.acquired.wait()
 
     def _believe(self, granted: int, sent: float) -> None:
         now = self._clock()
