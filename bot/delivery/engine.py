@@ -497,6 +497,8 @@ class DeliveryEngine:
         await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
         if broadcast_id in self._stopped:
             raise _Stopped
+        if not self.role.sender:  # the lease went while it waited for its slot: the next sender sends it
+            raise _Halted
         return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
 
     async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
@@ -511,6 +513,8 @@ class DeliveryEngine:
             await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
             if broadcast_id in self._stopped:
                 raise _Stopped
+            if not self.role.sender:
+                raise _Halted
 
         async def by_file_id(file_id: str) -> Any:
             body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
