@@ -275,3 +275,29 @@ async def test_stats_on_sqlite_says_nothing_about_instances(app, telegram) -> No
     admin = Reader(app, telegram, ADMIN_ID, language_code="en", first_name="Operator")
     report = (await admin.send("/stats"))[0].plain
     assert "Instances" not in report and "Send rate now" in report
+
+
+async def test_a_lowered_limit_holds_for_sends_already_woken() -> None:
+    """A share lowered while sends are woken but not yet running: only what fits the new limit goes."""
+    now = [0.0]
+    limiter = TelegramRateLimiter(overall_per_second=5, smooth=False, reader_reserve=0, clock=lambda: now[0])
+    granted: list[int] = []
+
+    async def send(chat: int) -> None:
+        await limiter.acquire(chat, reader=True)
+        granted.append(chat)
+
+    first = [asyncio.create_task(send(chat)) for chat in range(1, 6)]
+    await asyncio.gather(*first)  # the window is full at t=0
+    waiting = [asyncio.create_task(send(chat)) for chat in range(6, 9)]
+    await asyncio.sleep(0)  # all three queue for the next window
+    now[0] = 1.0  # the window has emptied
+    limiter.set_overall_limit(5)  # same limit: the gate looks again and wakes all three
+    limiter.set_overall_limit(2)  # lowered before they run
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert granted[5:] == [6, 7], "the third no longer fits and waits for the next window"
+    assert limiter.overall_limit == 2
+    for task in waiting:
+        task.cancel()
+    await limiter.shutdown()

@@ -360,6 +360,10 @@ class _PriorityGate:
             if now < self._paused_until:  # a 429 arrived between wake-up and running: queue again, first
                 front = True
                 continue
+            if self._closed or self.window.count(now) >= self.window.limit:
+                # The limit was lowered (resize) between wake-up and running: the grant no longer fits.
+                front = True
+                continue
             granted = self._record(now, reader)
             if self._readers or self._broadcasts:
                 self._dispatch()
