@@ -484,6 +484,13 @@ class Transaction:
         """Call `callback` once this transaction has committed (never if it rolls back)."""
         self.committed.append(callback)
 
+    async def lock(self, name: str) -> None:
+        """Nothing to take: SQLite runs one write transaction at a time, so each holds every named lock.
+
+        PostgreSQL's transactions run side by side; there `PgTransaction.lock` serialises those that take
+        the same name, which is what SQLite gives every transaction.
+        """
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; returns the affected row count."""
         cursor = await self._connection.execute(sql, params)

@@ -3,9 +3,9 @@
 Storage modules write SQL both engines accept (`ON CONFLICT ... DO NOTHING`, `CAST(? AS bigint)`, `x <> 0`
 for a 0/1 flag, an alias on every subquery) and ask the dialect only for what has no common spelling: the
 current time as ISO text, a unix time as ISO text or a day, substring tests, index hints, string
-aggregation, NULL-safe equality, a scalar max, JSON pairs and the full-text search statement. A statement
-that differs is built from these in one place (usually once, when its repository is created), never by
-testing which backend runs it.
+aggregation, NULL-safe equality, a scalar max, JSON pairs, row locks, the driver's errors and the full-text
+search statement. A statement that differs is built from these in one place (usually once, when its
+repository is created), never by testing which backend runs it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ class Dialect:
     now = f"strftime('{_ISO}', 'now')"  # the current UTC time as ISO text
     without_rowid = " WITHOUT ROWID"  # a keyed temporary table stored as its index alone
     cross_join = "CROSS JOIN"  # a join whose left side the planner keeps as the outer loop (with ON)
+    for_update = ""  # a read that locks its rows to the transaction's end; SQLite's writes are serial anyway
     search_sql = _SQLITE_SEARCH
 
     @property
@@ -110,6 +111,7 @@ class PgDialect(Dialect):
     now = "newsbot_utc_text()"  # migration 0001: to_char(now() AT TIME ZONE 'UTC', ...)
     without_rowid = ""
     cross_join = "JOIN"  # PostgreSQL's CROSS JOIN takes no ON; the planner orders joins itself
+    for_update = " FOR UPDATE"
     search_sql = _PG_SEARCH
 
     @property

@@ -16,6 +16,10 @@ ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachab
 AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS, "readers": ACTIVE_SUBSCRIBERS}
 FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock, 100-200 ms routing an article
 CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
+# Queueing a follow-up (an edit, a withdrawal) and recording sends that may have to join one take this lock
+# first: each then sees the other's rows committed (on PostgreSQL they would otherwise run side by side, and
+# a copy sent while the follow-up was queued could be missed by both).
+FOLLOWUPS_LOCK = "outbox-followups"
 
 class Outbox:
     """What must be sent to whom; senders work from here, so a restart loses nothing."""
@@ -111,8 +115,10 @@ class Outbox:
         is the fill moment its quiet hours are judged at.
         """
         async with self._db.transaction() as tx:
+            # Locked (PostgreSQL) so a stop (cancel_queued) waits for this chunk or this chunk sees the stop.
             row = await tx.fetchone(
-                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL",
+                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL"
+                + self._db.dialect.for_update,
                 (broadcast_id,),
             )
             if row is None:
@@ -280,6 +286,7 @@ class Outbox:
         where = " WHERE claimed_by = ? AND broadcast_id = ? AND chat_id = ? AND status = 'sending'"
         async with self._db.transaction() as tx:
             if sent:
+                await tx.lock(FOLLOWUPS_LOCK)
                 await tx.executemany(
                     "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, error = NULL, "
                     "finished_at = ?, message_id = ?, photo = ?, claimed_by = NULL" + where,
@@ -359,6 +366,7 @@ class Outbox:
         Earlier follow-ups of the same broadcast still queued are dropped (the newest one says it all);
         chats that blocked the bot are skipped. Returns the new broadcast's id.
         """
+        await tx.lock(FOLLOWUPS_LOCK)  # copies being recorded now are either seen here or join it there
         await self.cancel_followups(tx, parent, "superseded")
         broadcast_id = await self._broadcast(tx, kind, ref)
         await tx.execute("UPDATE broadcasts SET parent = ? WHERE id = ?", (parent, broadcast_id))

@@ -262,7 +262,7 @@ class WeatherStore:
                     continue
                 kinds = tuple(f.kind for f in group if f.kind in new)  # in the order they were found
                 ref = f"{plate}:{day.isoformat()}:{'+'.join(kinds)}"
-                if not await tx.fetchone(f"SELECT 1 FROM ({_ALERT_RECIPIENTS}) LIMIT 1", (plate,)):
+                if not await tx.fetchone(f"SELECT 1 FROM ({_ALERT_RECIPIENTS}) AS r LIMIT 1", (plate,)):
                     queued.append(QueuedAlert(plate, day, kinds, ref, 0, 0))  # recorded; nobody to tell
                     continue
                 broadcast = await self._outbox.enqueue(

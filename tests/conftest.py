@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,7 @@ LOCAL_SITES = FetchAllow.parse("127.0.0.1")
 
 
 BACKENDS = ("sqlite", "postgresql")
+ALL_BACKENDS = "NEWSBOT_TEST_ALL_BACKENDS"  # =1: every test that uses the database runs on both (slow)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,13 +50,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked `backends` (usually a whole module) that use the database run once per backend."""
+    """Tests marked `backends` (usually a whole module) that use the database run once per backend.
+
+    NEWSBOT_TEST_ALL_BACKENDS=1 does it for every test (those marked `sqlite_only` excepted): to try a
+    module on PostgreSQL before marking it.
+    """
     definition = metafunc.definition
-    if (
-        "backend" in metafunc.fixturenames
-        and definition.get_closest_marker("backends") is not None
-        and definition.get_closest_marker("sqlite_only") is None
-    ):
+    chosen = definition.get_closest_marker("backends") is not None or os.environ.get(ALL_BACKENDS) == "1"
+    if "backend" in metafunc.fixturenames and chosen and definition.get_closest_marker("sqlite_only") is None:
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

@@ -303,6 +303,7 @@ async def test_readers_and_groups_get_nothing_from_these_commands(bot, telegram,
     assert len(article_copies(telegram, article_id)) == 2
 
 
+@pytest.mark.backends  # on PostgreSQL recording and queueing the edit run side by side: FOLLOWUPS_LOCK
 async def test_a_correction_while_the_push_runs_reaches_every_copy_once(settings, telegram, clocks):
     telegram.latency = 0.05
     chats = list(range(8001, 8031))

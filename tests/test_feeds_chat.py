@@ -114,7 +114,7 @@ async def test_the_job_polls_every_interval_silently_first_then_announces(
     settings: Settings, site, telegram, caplog
 ):
     url = site.feed("/rss", [item(site, 1)])
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     await store.feeds.add(url, url)
     await store.chats.touch(7, "private", "tr")
     await store.chats.subscribe(7)
@@ -138,7 +138,7 @@ async def test_the_job_polls_every_interval_silently_first_then_announces(
 
         await wait_until(later_ticks, 2)
         assert len(site.seen("/rss")) == hanging, "the job does not overlap itself"
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         [status] = await store.feeds.statuses()
     finally:

@@ -127,7 +127,7 @@ async def test_alerts_are_not_sent_twice_across_a_restart(
         async with running_at(settings, clock) as app:
             await eventually(lambda: _started(app))
     assert len(open_meteo.requests) == 3
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         assert await alert_deliveries(store) == {("6:2026-03-11:heavy_rain", 2)}
         sent = await store.db.fetchval("SELECT count(*) FROM broadcasts WHERE kind = 'weather_alert'")
@@ -145,7 +145,7 @@ async def test_findings_stored_before_a_crash_are_alerted_at_the_next_start(
         await eventually(lambda: _started(app))
         await reader_in(app, telegram, 1, "Ankara")
     # A refresh stored a severe forecast, and the bot died before it queued the alert.
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         fetched = clock()
         await store.weather.save_forecasts([_forecast(ANKARA, DAY, fetched, temp_max=42.0)], keep_from=DAY)

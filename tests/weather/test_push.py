@@ -107,7 +107,7 @@ async def test_after_a_restart_the_missed_push_goes_out_once_the_same_day(
     async with running_at(settings, clock) as app:
         await eventually(lambda: _ran(app))
     # stopping waited for the start-up jobs to finish
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         assert await weather_deliveries(store) == {("42:2026-03-10", 1)}
     finally:
@@ -115,7 +115,7 @@ async def test_after_a_restart_the_missed_push_goes_out_once_the_same_day(
     clock.set_istanbul(DAY, "11:00")
     async with running_at(settings, clock) as app:
         await eventually(lambda: _ran(app))
-    store = await Store.open(settings.db_path)
+    store = await Store.open(settings.database)
     try:
         assert await weather_deliveries(store) == {("42:2026-03-10", 1), ("42:2026-03-10", 2)}
     finally:
