@@ -19,6 +19,7 @@ from bot.delivery.botapi import BotApi
 from bot.delivery.notices import operator_notice
 from bot.delivery.ratelimit import TelegramRateLimiter
 from bot.feed_polling import start_feed_polling, stop_feed_polling
+from bot.instances import role_for
 from bot.intake import ChatLanes, UserThrottle
 from bot.maintenance import schedule_retention
 from bot.photos import ArticlePhotos
@@ -118,6 +119,12 @@ async def _post_init(application: Application) -> None:
     services.weather_maps = WeatherMaps(services.store, services.renderer, clock=services.clock)
     services.charts = StatsCharts(services.store, services.renderer, clock=services.clock)
     services.photos = ArticlePhotos(services.store, services.settings.fetch_allow)
+    limiter = application.bot.rate_limiter
+    assert isinstance(limiter, TelegramRateLimiter)
+    # Alone on SQLite; on PostgreSQL one of several instances: the sender sends broadcasts and runs the
+    # jobs, and each instance's limiter holds its share of Telegram's global budget (bot/instances/).
+    services.role = role_for(services.store.db, limiter, services.settings.broadcast_rate)
+    await services.role.start()
     if application.job_queue is not None:
         schedule_weather_jobs(application.job_queue)
         schedule_retention(application.job_queue)
@@ -129,8 +136,6 @@ async def _post_init(application: Application) -> None:
     except TelegramError as error:
         log.warning("could not publish the command menu: %s", error)
     settings = services.settings
-    limiter = application.bot.rate_limiter
-    assert isinstance(limiter, TelegramRateLimiter)
     services.delivery = DeliveryEngine(
         BotApi(f"{settings.bot_api_url}{settings.token}"),
         limiter,
@@ -144,6 +149,7 @@ async def _post_init(application: Application) -> None:
         ),
         clock=lambda: services.clock().timestamp(),
         photos=services.photos,
+        role=services.role,
     )
     services.delivery.register_renderer("weather", services.weather.render_broadcast)
     services.delivery.register_renderer("digest", digest_renderer(services.store, services.renderer))
@@ -160,6 +166,8 @@ async def _post_stop(application: Application) -> None:
         await services.weather_maps.close()
     if services.delivery is not None:
         await services.delivery.stop()
+    if services.role is not None:
+        await services.role.stop()  # after the engine: its claims are given back first
     limiter = application.bot.rate_limiter
     if services.charts is not None and isinstance(limiter, TelegramRateLimiter):
         await services.charts.record_sends(limiter)  # the last minute's sends

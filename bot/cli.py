@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", metavar="PATH", type=Path, help="the new file (not the .db file's own path)")
     backup.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     backup.set_defaults(handler=_backup)
+
+    migrate = commands.add_parser(
+        "migrate-to-postgres", help="copy the SQLite database (NEWSBOT_DB) into an empty PostgreSQL database"
+    )
+    migrate.add_argument("url", metavar="URL", help="postgresql://user:password@host:port/database")
+    migrate.add_argument("--from", dest="source", type=Path, help="the SQLite file (default: NEWSBOT_DB)")
+    migrate.set_defaults(handler=_migrate_to_postgres)
     return parser
 
 
@@ -148,7 +155,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             shown = redact(args.webhook_url)[:200]
             print(f"newsbot: --webhook-url must be an https URL, got {shown!r}", file=sys.stderr)
             return EXIT_CONFIG
-    asyncio.run(_check_database(settings.db_path))  # before Telegram: a bad file is one line, not a traceback
+    asyncio.run(_check_database(settings.database))  # before Telegram: a bad database is one line
     application = build_application(settings)
     if args.webhook_url:
         logging.getLogger(__name__).info("webhook mode on %s:%s", args.listen, args.port)
@@ -166,15 +173,42 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _check_database(path: Path) -> None:
+async def _check_database(target: Path | str) -> None:
     """Open (and migrate) the database once, so StorageError reaches main() rather than PTB's loop."""
-    database = await Database.open(path)
+    if isinstance(target, str):  # NEWSBOT_DATABASE_URL
+        from storage.postgres.database import PgDatabase
+
+        database: Database | PgDatabase = await PgDatabase.open(target, writers=1, readers=1)
+    else:
+        database = await Database.open(target)
     await database.close()
 
 
 def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.database_url:
+        print("newsbot: backup copies the SQLite file; on PostgreSQL use pg_dump", file=sys.stderr)
+        return EXIT_CONFIG
     size = asyncio.run(backup_database(settings.db_path, args.path, overwrite=args.force))
     print(f"backed up {settings.db_path} to {args.path} ({_size(size)})")
+    return 0
+
+
+def _migrate_to_postgres(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.postgres.copy import copy_to_postgres
+    from storage.postgres.sql import redact_url
+
+    source = args.source or settings.db_path
+    shown = redact_url(args.url)
+    try:
+        tables = asyncio.run(copy_to_postgres(source, args.url, progress=print))
+    except StorageError as error:  # the message names the database without its password
+        print(f"newsbot: {error}", file=sys.stderr)
+        return 1
+    rows = sum(table.target_rows for table in tables)
+    print(
+        f"copied {source} to {shown}: {len(tables)} tables, {rows} rows; "
+        "the row count of every table matches the SQLite database"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ from bot.views import RenderedMessage
 
 if TYPE_CHECKING:
     from bot.delivery import DeliveryEngine
+    from bot.instances import Role
     from bot.photos import ArticlePhotos
     from bot.settings import Settings
     from bot.stats.charts import StatsCharts
@@ -41,6 +42,7 @@ class Services:
     photos: ArticlePhotos | None = None  # articles' lead photos: fetched and uploaded once each
     clock: Callable[[], datetime] = utc_now  # tests move time; jobs and services ask this
     chat_admins: ChatAdmins = field(default_factory=ChatAdmins)  # getChatMember answers, cached briefly
+    role: Role | None = None  # whether this instance sends and runs the jobs (bot/instances/)
 
 
 class NewsbotContext(CallbackContext[ExtBot, dict, dict, Services]):

@@ -6,6 +6,7 @@ from telegram.ext import Application
 
 from bot.context import NewsbotContext, Services
 from bot.ingest import FeedPoller, IngestLimits
+from bot.instances import sender_only
 
 POLLER = "feed_poller"  # key in Services.extras
 FIRST_POLL_AFTER = 10.0  # seconds after start, so a restart picks up news soon
@@ -28,8 +29,8 @@ async def start_feed_polling(application: Application) -> None:
         interval=interval,
         limits=limits,
     )
-    application.job_queue.run_repeating(
-        _tick, interval=interval, first=min(interval, FIRST_POLL_AFTER), name="feed-poll"
+    application.job_queue.run_repeating(  # several instances: the sender polls (bot/instances/)
+        sender_only(_tick), interval=interval, first=min(interval, FIRST_POLL_AFTER), name="feed-poll"
     )
 
 

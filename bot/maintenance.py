@@ -24,6 +24,7 @@ from typing import TypeVar
 from telegram.ext import JobQueue
 
 from bot.context import NewsbotContext
+from bot.instances import sender_only
 from storage import Store
 from storage.database import StorageError
 
@@ -162,4 +163,7 @@ async def retention_job(context: NewsbotContext) -> None:
 
 def schedule_retention(job_queue: JobQueue) -> None:
     """Once FIRST_PASS_AFTER seconds after start, then daily; the pass yields, so the hour does not matter."""
-    job_queue.run_repeating(retention_job, interval=DAY, first=FIRST_PASS_AFTER, name=RETENTION_JOB)
+    # Several instances: the sender runs it (bot/instances/).
+    job_queue.run_repeating(
+        sender_only(retention_job), interval=DAY, first=FIRST_PASS_AFTER, name=RETENTION_JOB
+    )

@@ -31,6 +31,7 @@ async def stats(update: Update, context: NewsbotContext) -> None:
     overview = await context.store.stats.overview()
     limiter = context.bot.rate_limiter
     rate = limiter.current_rate() if isinstance(limiter, TelegramRateLimiter) else 0
+    role = context.services.role
     await context.reply(
         update,
         "stats",
@@ -41,6 +42,7 @@ async def stats(update: Update, context: NewsbotContext) -> None:
         province_names=PROVINCE_NAMES,
         invited_subscribers=await context.store.referrals.invited_subscriber_count(),
         top_referrers=await context.store.referrals.top_referrers(TOP_SHARERS),
+        instances=await role.overview() if role is not None else None,
     )
     charts = context.services.charts
     if charts is not None:

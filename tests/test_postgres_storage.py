@@ -73,7 +73,7 @@ async def test_a_database_from_a_newer_newsbot_is_refused(pg_url: str) -> None:
 # --- the schema beside SQLite's --------------------------------------------------------------------------
 
 # What PostgreSQL does its own way, and why.
-PG_ONLY_TABLES = {"leases"}  # one SQLite file has one instance: nothing to lease
+PG_ONLY_TABLES = {"leases", "instances"}  # one SQLite file has one instance: nothing to lease or share
 SQLITE_ONLY_TRIGGERS = {
     "articles_fts_delete"
 }  # PostgreSQL: articles_fts.rowid REFERENCES ... ON DELETE CASCADE

@@ -91,11 +91,21 @@ def test_every_documented_variable_is_read():
         ("NEWSBOT_USER_RATE", "20/3601"),
         ("NEWSBOT_USER_RATE", "lots"),
         ("NEWSBOT_USER_RATE", "20/10/30"),
+        ("NEWSBOT_SEND_MARGIN", "-0.01"),
+        ("NEWSBOT_SEND_MARGIN", "0.6"),
+        ("NEWSBOT_SEND_MARGIN", "nan"),
+        ("NEWSBOT_SEND_MARGIN", "30ms"),
     ],
 )
 def test_invalid_values_name_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_mapping({name: value})
+
+
+def test_the_send_margin_is_read_in_seconds():
+    assert Settings.from_mapping({}).send_margin == 0.03
+    assert Settings.from_mapping({"NEWSBOT_SEND_MARGIN": "0.1"}).send_margin == 0.1
+    assert Settings.from_mapping({"NEWSBOT_SEND_MARGIN": "0"}).send_margin == 0.0
 
 
 def test_the_bot_api_url_error_says_it_must_end_in_bot_and_shows_no_token():

@@ -44,6 +44,7 @@ from typing import Any
 from bot.delivery.botapi import ApiError, BotApi, TransportError
 from bot.delivery.outcomes import GroupCommit
 from bot.delivery.ratelimit import TelegramRateLimiter
+from bot.instances import Role, Solo
 from bot.photos import ArticlePhotos, PhotoRefused, multipart, refuses_photo
 from bot.readers.schedule import minute_of_day
 from bot.render import Renderer, language_for
@@ -139,11 +140,15 @@ class DeliveryEngine:
         notify_operators: OperatorNotice | None = None,
         clock: Callable[[], float] = time.time,
         photos: ArticlePhotos | None = None,
+        role: Role | None = None,
     ) -> None:
         """Nothing runs until start(); the article renderer is registered by default.
 
-        `clock` (unix time) is the fill moment readers' quiet hours are judged at; tests move it.
+        `clock` (unix time) is the fill moment readers' quiet hours are judged at; tests move it. `role`
+        says whether this instance is the one that sends (bot/instances/); alone, it always is.
         """
+        self.role: Role = role or Solo()
+        self._term: int | None = None
         self.api = api
         self._clock = clock
         self.limiter = limiter
@@ -216,9 +221,8 @@ class DeliveryEngine:
         """Start working the outbox, including whatever was queued while the bot was down."""
         if self.running:
             return
-        requeued = await self.store.outbox.reclaim_abandoned(self.owner)
-        if requeued:
-            log.info("re-queued %d deliveries claimed by a process that stopped mid-send", requeued)
+        if self.role.sender:
+            await self._take_over()
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self.store.outbox.add_listener(self.wake)
         self.store.outbox.add_stop_listener(self.stopped)
@@ -267,6 +271,25 @@ class DeliveryEngine:
 
     # ------------------------------------------------------------------ dispatching
 
+    async def _take_over(self) -> None:
+        """A new term as the sender: claims left by an engine that stopped (or lost the lease) go back."""
+        term = self.role.term
+        requeued = await self.store.outbox.reclaim_abandoned(self.owner)
+        self._term = term
+        if requeued:
+            log.info("re-queued %d deliveries claimed by a process that stopped mid-send", requeued)
+
+    async def _sending_here(self) -> None:
+        """Wait until sending is allowed (token, conflicts) and this instance is the sender."""
+        while True:
+            await self._sending.wait()
+            if not self.role.sender:
+                await self.role.wait_sender()
+                continue
+            if self.role.term != self._term:
+                await self._take_over()
+            return
+
     async def _keep(self, work: Callable[[], Awaitable[None]]) -> None:
         """Keep a loop alive: a failure is logged and the work resumes from the outbox."""
         while True:
@@ -283,6 +306,7 @@ class DeliveryEngine:
         """Queue whole audiences chunk by chunk, so no transaction holds the write lock for long."""
         while True:
             self._fill_wake.clear()
+            await self.role.wait_sender()
             for broadcast_id in await self.store.outbox.filling():
                 while not await self.store.outbox.fill(broadcast_id, minute=minute_of_day(self._clock())):
                     await asyncio.sleep(0)  # let claims, outcomes and readers' writes in between chunks
@@ -296,9 +320,8 @@ class DeliveryEngine:
         dispatched = False
         loop = asyncio.get_running_loop()
         next_start = loop.time()
-        interval = 1.0 / (1.1 * self.limiter.sends_per_second(paid=self.options.paid))
         while True:
-            await self._sending.wait()
+            await self._sending_here()
             page = await self.store.outbox.due(
                 tuple(self._renderers), after=cursor, limit=self.options.batch_size
             )
@@ -312,7 +335,7 @@ class DeliveryEngine:
             queue = [d for d in page if not self._busy_chats[d.chat_id]]
             self._deferred |= len(queue) < len(page)  # a chat's other send finishes first; a later pass
             while queue:
-                await self._sending.wait()
+                await self._sending_here()
                 assert self._slots is not None
                 # Claim only what free senders can start soon, so claims are never held long in memory.
                 chunk: list[DueDelivery] = []
@@ -343,6 +366,8 @@ class DeliveryEngine:
                     # tasks waking together would delay the granted send by tens of milliseconds, and a send
                     # that reaches Telegram that much later than it was counted can break its window.
                     now = loop.time()
+                    # The limiter's rate now: this instance's share of the budget may change (bot/instances/).
+                    interval = 1.0 / (1.1 * self.limiter.sends_per_second(paid=self.options.paid))
                     if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
                         await asyncio.sleep(next_start - now)
                     next_start = max(next_start, now - 0.01) + interval  # make up for late timers only
@@ -435,8 +460,8 @@ class DeliveryEngine:
             )
         flood_waits = 0
         while True:
-            if not self._sending.is_set():
-                raise _Halted  # paused meanwhile: give the claim back rather than hold it
+            if not self._sending.is_set() or not self.role.sender:
+                raise _Halted  # paused or no longer the sender: give the claim back rather than hold it
             try:
                 result = await self._send(message, chat_id, delivery.silent, bid)
                 return DeliveryOutcome(
@@ -472,6 +497,8 @@ class DeliveryEngine:
         await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
         if broadcast_id in self._stopped:
             raise _Stopped
+        if not self.role.sender:  # the lease went while it waited for its slot: the next sender sends it
+            raise _Halted
         return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
 
     async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
@@ -486,6 +513,8 @@ class DeliveryEngine:
             await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
             if broadcast_id in self._stopped:
                 raise _Stopped
+            if not self.role.sender:
+                raise _Halted
 
         async def by_file_id(file_id: str) -> Any:
             body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()

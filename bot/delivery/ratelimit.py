@@ -193,12 +193,15 @@ class _PriorityGate:
     __slots__ = (
         "_broadcasts",
         "_clock",
+        "_closed",
         "_next_grant",
         "_paused_until",
         "_pending",
         "_readers",
         "_reserve",
+        "_share",
         "_shared",
+        "_smooth",
         "_spacing",
         "_timer",
         "_timer_at",
@@ -211,13 +214,12 @@ class _PriorityGate:
     ) -> None:
         self.window = SlidingWindow(limit, period)
         self._spacing = spacing
+        self._smooth = spacing > 0
         self._next_grant = float("-inf")
         self._reserve = max(0, min(reserve, limit - 1))
-        share = max(0, min(share, limit // 2))
-        # Broadcast sends in the current window, up to the share they are owed however many readers wait.
-        # Counted over one spacing less than the window: a smoothed grant comes up to a spacing after the
-        # moment the share is owed, and the share is meant per window, not per window + spacing.
-        self._shared = SlidingWindow(share, period - spacing) if share and spacing < period else None
+        self._share = share
+        self._closed = False
+        self._shared = self._share_window()
         self._woken_broadcasts: set[asyncio.Future[None]] = set()  # woken from the broadcast queue, not run
         self._clock = clock
         self._readers: deque[asyncio.Future[None]] = deque()
@@ -226,6 +228,36 @@ class _PriorityGate:
         self._paused_until = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
+
+    def _share_window(self) -> SlidingWindow | None:
+        # Broadcast sends in the current window, up to the share they are owed however many readers wait.
+        # Counted over one spacing less than the window: a smoothed grant comes up to a spacing after the
+        # moment the share is owed, and the share is meant per window, not per window + spacing.
+        share = max(0, min(self._share, self.window.limit // 2))
+        period, spacing = self.window.period, self._spacing
+        return SlidingWindow(share, period - spacing) if share and spacing < period else None
+
+    def resize(self, limit: int) -> None:
+        """A new limit per window (0: no grants at all), keeping the sends already in the window.
+
+        Lowering takes effect for every grant from now on; the window still holds the sends made under the
+        old limit, so a lower limit is met by every window that starts from now on.
+        """
+        self._closed = limit < 1
+        limit = max(1, limit)
+        if limit != self.window.limit:
+            old = self.window
+            self.window = SlidingWindow(limit, old.period)
+            for when in old._times:  # the newest `limit` of them are all that count
+                self.window.add(when)
+            if self._smooth:
+                self._spacing = old.period / limit
+            self._reserve = max(0, min(self._reserve, limit - 1))
+            shared, self._shared = self._shared, self._share_window()
+            if shared is not None and self._shared is not None:
+                for when in shared._times:
+                    self._shared.add(when)
+        self._dispatch()
 
     @property
     def waiting(self) -> tuple[int, int]:
@@ -240,6 +272,8 @@ class _PriorityGate:
         return self._paused_until
 
     def _capacity(self, reader: bool) -> int:
+        if self._closed:
+            return 0
         return self.window.limit - (0 if reader else self._reserve) - self._pending
 
     def _owed(self, now: float) -> bool:
@@ -324,6 +358,10 @@ class _PriorityGate:
             self._woken_broadcasts.discard(fut)
             now = self._clock()
             if now < self._paused_until:  # a 429 arrived between wake-up and running: queue again, first
+                front = True
+                continue
+            if self._closed or self.window.count(now) >= self.window.limit:
+                # The limit was lowered (resize) between wake-up and running: the grant no longer fits.
                 front = True
                 continue
             granted = self._record(now, reader)
@@ -661,6 +699,17 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if private:
             return state.previous > now - 2 * window.period
         return window.count(now) >= window.limit - 1
+
+    def set_overall_limit(self, limit: int) -> None:
+        """Change the global (unpaid) limit per window while running: this instance's share of a budget
+        several instances split (bot/instances/); 0 holds every limited send until it is raised again."""
+        self._overall.resize(limit)
+
+    @property
+    def overall_limit(self) -> int:
+        """The global (unpaid) sends allowed per window now; 0 while held."""
+        gate = self._overall
+        return 0 if gate._closed else gate.window.limit
 
     def sends_per_second(self, *, paid: bool = False) -> float:
         """The most this limiter lets through per second (paid window or global), for senders to start at."""

@@ -8,6 +8,7 @@ import sqlite3
 from telegram.ext import JobQueue
 
 from bot.context import NewsbotContext
+from bot.instances import sender_only
 from bot.readers.digests import queue_due_digests, release_quiet
 from storage.database import StorageError
 
@@ -50,9 +51,6 @@ async def digests_and_quiet_hours(context: NewsbotContext) -> None:
 
 def schedule_reader_jobs(job_queue: JobQueue) -> None:
     """Once at start (slots missed while the bot was down) and then every minute."""
-    job_queue.run_once(
-        digests_and_quiet_hours, when=0, name=READERS_JOB, job_kwargs={"misfire_grace_time": None}
-    )
-    job_queue.run_repeating(
-        digests_and_quiet_hours, interval=EVERY_MINUTE, first=EVERY_MINUTE, name=READERS_JOB
-    )
+    job = sender_only(digests_and_quiet_hours)  # several instances: the sender runs it (bot/instances/)
+    job_queue.run_once(job, when=0, name=READERS_JOB, job_kwargs={"misfire_grace_time": None})
+    job_queue.run_repeating(job, interval=EVERY_MINUTE, first=EVERY_MINUTE, name=READERS_JOB)

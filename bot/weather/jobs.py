@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram.ext import JobQueue
 
 from bot.context import NewsbotContext
+from bot.instances import sender_only
 
 REFRESH_JOB = "weather-refresh"
 PUSH_JOB = "weather-push"
@@ -32,5 +33,6 @@ def schedule_weather_jobs(job_queue: JobQueue) -> None:
     for callback, name in ((refresh_forecasts, REFRESH_JOB), (push_forecasts, PUSH_JOB)):
         # A repeating job cannot start at once (APScheduler), and a one-off scheduled before the scheduler
         # starts must not count as "missed": no misfire grace limit.
-        job_queue.run_once(callback, when=0, name=name, job_kwargs={"misfire_grace_time": None})
-        job_queue.run_repeating(callback, interval=EVERY_MINUTE, first=EVERY_MINUTE, name=name)
+        job = sender_only(callback)  # several instances: the sender runs it (bot/instances/)
+        job_queue.run_once(job, when=0, name=name, job_kwargs={"misfire_grace_time": None})
+        job_queue.run_repeating(job, interval=EVERY_MINUTE, first=EVERY_MINUTE, name=name)

@@ -112,6 +112,11 @@ class Lease:
         return self._clock() if self._clock is not None else time.monotonic()
 
     @property
+    def deadline(self) -> float:
+        """Until when, on this holder's clock, it may act on the lease (-inf when it does not hold it)."""
+        return self._deadline
+
+    @property
     def held(self) -> bool:
         """Whether this holder may act now: its last renewal is recent enough (checked on every call)."""
         return self._now() < self._deadline
