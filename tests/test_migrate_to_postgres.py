@@ -50,6 +50,8 @@ async def filled_database(path: Path) -> dict[str, int]:
         "INSERT INTO delivery_days (day, kind, status, count) VALUES ('2026-11-01', 'article', 'sent', 120)",
         "INSERT INTO send_hours (hour, sent, flood) VALUES (1764406800, 900, 1)",
         "INSERT INTO article_opens (article_id, chat_id, via_share, opened_at) VALUES (41, 1002, 1, 1.5)",
+        "INSERT INTO post_drafts (token, kind, chat_id, article_id, text, created_at, expires_at)"
+        " VALUES ('t0k3n', 'edit', 1001, 41, '/edit 41\nNew headline', 1.5, 1801.5)",
     ]
     for statement in statements:
         db.execute(statement)
