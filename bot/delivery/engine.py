@@ -63,6 +63,7 @@ TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or
 CONFLICT = 409  # another getUpdates or webhook with the same token
 _NOT_READY = object()  # a message not rendered yet (or no longer fresh): _message renders it
 PACING_SLACK = 0.005  # seconds senders may start ahead of their pace
+PACING_CATCH_UP = 0.05  # seconds of dispatcher delay that senders may start at once to make up for
 EDIT = "edit"  # follow-up kinds (ref "<article>:<version>" / "<article>"): one delivery per delivered message
 WITHDRAW = "withdraw"
 DELETE_WINDOW = 48 * 3600 - 600  # bots may delete their messages for 48 hours; keep 10 minutes' margin
@@ -348,7 +349,10 @@ class DeliveryEngine:
                     now = loop.time()
                     if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
                         await asyncio.sleep(next_start - now)
-                    next_start = max(next_start, now - 0.01) + interval  # make up for late timers only
+                    # Make up for the time a claim or a page read kept the dispatcher (tens of milliseconds
+                    # on a busy machine), not for idle time: else the limiter's queue drains while the
+                    # dispatcher waits for SQLite, and the slots the empty queue leaves are lost for good.
+                    next_start = max(next_start, now - PACING_CATCH_UP) + interval
                     busy[delivery.chat_id] += 1
                     self._groups_inflight += delivery.chat_id < 0
                     # The task takes itself out of _tasks when it ends (a done callback would cost each send
