@@ -118,6 +118,7 @@ class BotApi:
         host_header = parts.netloc.rsplit("@", 1)[-1]
         self._head = f"Host: {host_header}\r\nContent-Type: application/json\r\nContent-Length: "
         self._host_header = host_header
+        self._starts: dict[str, bytes] = {}
         self._idle: deque[_Connection] = deque()
         self._open = 0
         self._limit = asyncio.Semaphore(max_connections)
@@ -152,20 +153,25 @@ class BotApi:
         self, method: str, body: bytes, timeout: float = 10.0, *, content_type: str | None = None
     ) -> tuple[int, bytes]:
         """One POST: (HTTP status, body). Raises TransportError when there is no answer in time."""
-        head = (
-            self._head
-            if content_type is None
-            else f"Host: {self._host_header}\r\nContent-Type: {content_type}\r\nContent-Length: "
-        )
-        request = f"POST {self._path}/{method} HTTP/1.1\r\n{head}{len(body)}\r\n\r\n".encode() + body
+        if content_type is None:  # a JSON call's request line and headers, encoded once per method
+            start = self._starts.get(method)
+            if start is None:
+                start = self._starts[method] = f"POST {self._path}/{method} HTTP/1.1\r\n{self._head}".encode()
+        else:
+            start = (
+                f"POST {self._path}/{method} HTTP/1.1\r\nHost: {self._host_header}\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: "
+            ).encode()
+        request = b"%b%d\r\n\r\n%b" % (start, len(body), body)
         async with self._limit:
-            connection = await self._connection()
             loop = asyncio.get_running_loop()
+            now = loop.time()
+            connection = self._idle_connection(now) or await self._connect()
             if self._sweeper is None or self._sweeper.done():
                 self._sweeper = loop.create_task(self._sweep(), name="botapi-timeouts")
             self._busy.add(connection)
             try:
-                status, answer, keep_alive = await connection.request(request, loop.time() + timeout)
+                status, answer, keep_alive = await connection.request(request, now + timeout)
             except TransportError as error:
                 connection.close()
                 if str(error) == "no answer in time":
@@ -179,22 +185,26 @@ class BotApi:
                 if connection.closed:
                     self._open -= 1
             if keep_alive and not connection.closed:
-                connection.used_at = asyncio.get_running_loop().time()
+                connection.used_at = loop.time()
                 self._idle.append(connection)
             elif not connection.closed:
                 connection.close()
                 self._open -= 1
             return status, answer
 
-    async def _connection(self) -> _Connection:
-        loop = asyncio.get_running_loop()
+    def _idle_connection(self, now: float) -> _Connection | None:
+        """The most recently used idle connection still worth reusing, or None."""
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and loop.time() - connection.used_at < IDLE_LIMIT:
+            if not connection.closed and now - connection.used_at < IDLE_LIMIT:
                 return connection
             if not connection.closed:
                 connection.close()
             self._open -= 1
+        return None
+
+    async def _connect(self) -> _Connection:
+        loop = asyncio.get_running_loop()
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(_Connection, self._host, self._port, ssl=self._ssl),

@@ -62,7 +62,9 @@ OperatorNotice = Callable[[str, float], Awaitable[None]]
 DEACTIVATING_BAD_REQUESTS = ("chat not found", "user not found", "peer_id_invalid", "chat_write_forbidden")
 TOKEN_REFUSED = (401, 404)  # Unauthorized / Not Found: the token was revoked or is wrong
 CONFLICT = 409  # another getUpdates or webhook with the same token
+_NOT_READY = object()  # a message not rendered yet (or no longer fresh): _message renders it
 PACING_SLACK = 0.005  # seconds senders may start ahead of their pace
+PACING_CATCH_UP = 0.05  # seconds of dispatcher delay that senders may start at once to make up for
 EDIT = "edit"  # follow-up kinds (ref "<article>:<version>" / "<article>"): one delivery per delivered message
 WITHDRAW = "withdraw"
 DELETE_WINDOW = 48 * 3600 - 600  # bots may delete their messages for 48 hours; keep 10 minutes' margin
@@ -252,6 +254,7 @@ class DeliveryEngine:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+            self._tasks.clear()  # those cancelled before they ever ran could not take themselves out
             if unfinished:
                 log.info("delivery engine stopped; %d sends left queued for the next start", len(unfinished))
         await self._writer.drain()
@@ -332,7 +335,8 @@ class DeliveryEngine:
                     await self._idle()
                 continue
             cursor = (page[-1].broadcast_id, page[-1].chat_id)
-            queue = [d for d in page if not self._busy_chats[d.chat_id]]
+            busy = self._busy_chats
+            queue = [d for d in page if not busy.get(d.chat_id)]
             self._deferred |= len(queue) < len(page)  # a chat's other send finishes first; a later pass
             while queue:
                 await self._sending_here()
@@ -342,7 +346,7 @@ class DeliveryEngine:
                 chats: set[int] = set()
                 while queue and len(chunk) < self.options.claim_size:
                     delivery = queue.pop(0)
-                    if delivery.chat_id in chats or self._busy_chats[delivery.chat_id]:
+                    if delivery.chat_id in chats or busy.get(delivery.chat_id):
                         self._deferred = True
                         continue
                     chats.add(delivery.chat_id)
@@ -370,12 +374,15 @@ class DeliveryEngine:
                     interval = 1.0 / (1.1 * self.limiter.sends_per_second(paid=self.options.paid))
                     if next_start > now + PACING_SLACK:  # a few at once are no herd, and cost no timer
                         await asyncio.sleep(next_start - now)
-                    next_start = max(next_start, now - 0.01) + interval  # make up for late timers only
-                    self._busy_chats[delivery.chat_id] += 1
+                    # Make up for the time a claim or a page read kept the dispatcher (tens of milliseconds
+                    # on a busy machine), not for idle time: else the limiter's queue drains while the
+                    # dispatcher waits for SQLite, and the slots the empty queue leaves are lost for good.
+                    next_start = max(next_start, now - PACING_CATCH_UP) + interval
+                    busy[delivery.chat_id] += 1
                     self._groups_inflight += delivery.chat_id < 0
-                    task = asyncio.create_task(self._deliver(delivery))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    # The task takes itself out of _tasks when it ends (a done callback would cost each send
+                    # one more turn of the event loop); stop() sweeps out any cancelled before they started.
+                    self._tasks.add(asyncio.create_task(self._deliver(delivery)))
                     dispatched = True
 
     def _groups_full(self, chat_id: int) -> bool:
@@ -411,10 +418,13 @@ class DeliveryEngine:
             if outcome is not None:
                 await self._save(outcome)
         finally:
+            self._tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
             self._groups_inflight -= delivery.chat_id < 0
-            self._busy_chats[delivery.chat_id] -= 1
-            if not self._busy_chats[delivery.chat_id]:
-                del self._busy_chats[delivery.chat_id]
+            busy = self._busy_chats
+            if busy[delivery.chat_id] > 1:
+                busy[delivery.chat_id] -= 1
+            else:
+                del busy[delivery.chat_id]
             assert self._slots is not None
             self._slots.release()
             if self._deferred:
@@ -447,10 +457,11 @@ class DeliveryEngine:
         bid, chat_id = delivery.broadcast_id, delivery.chat_id
         if delivery.target is not None:
             return await self._follow_up(delivery)
+        key = (delivery.kind, delivery.ref, _language(delivery), delivery.matched, delivery.revision)
         try:
-            message = await self._message(
-                delivery.kind, delivery.ref, _language(delivery), delivery.matched, delivery.revision
-            )
+            message = self._rendered(key)
+            if message is _NOT_READY:
+                message = await self._message(*key)
         except Exception as error:
             log.exception("rendering %s %s failed", delivery.kind, delivery.ref)
             return self._transient(delivery, chat_id, f"render: {error}")
@@ -693,6 +704,20 @@ class DeliveryEngine:
                 log.exception("could not tell the operators that broadcasts resumed")
 
     # ------------------------------------------------------------------ rendering
+
+    def _rendered(self, key: tuple[str, str, str, str | None, int]) -> Any:
+        """The message for `key` if it is rendered and fresh (every send of a broadcast but the first), else
+        _NOT_READY: no coroutine and no wait for the common case."""
+        cached = self._messages.get(key)
+        if cached is None:
+            return _NOT_READY
+        at, future = cached
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return _NOT_READY
+        if asyncio.get_running_loop().time() - at >= self.options.render_ttl:
+            return _NOT_READY
+        self._messages.move_to_end(key)
+        return future.result()
 
     async def _message(
         self, kind: str, ref: str, lang: str, matched: str | None = None, revision: int = 1
