@@ -488,16 +488,22 @@ class DeliveryEngine:
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
             except ApiError as error:
-                verdict = await self._judge(delivery, chat_id, error)
-                if verdict == "again":
-                    flood_waits += 1
-                    if flood_waits < self.options.max_flood_waits:
-                        continue
-                    wait = error.retry_after or 1.0
-                    return DeliveryOutcome(
-                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
-                    )
-                return verdict
+                verdict = await self._after_error(delivery, chat_id, error, flood_waits + 1)
+                if verdict != "again":
+                    return verdict
+                flood_waits += 1
+
+    async def _after_error(
+        self, delivery: DueDelivery, chat_id: int, error: ApiError, flood_waits: int
+    ) -> Any:
+        """`_judge`'s verdict, but a 429 is "again" only max_flood_waits times in a row, then later."""
+        verdict = await self._judge(delivery, chat_id, error)
+        if verdict != "again" or flood_waits < self.options.max_flood_waits:
+            return verdict
+        wait = error.retry_after or 1.0
+        return DeliveryOutcome(
+            delivery.broadcast_id, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
+        )
 
     async def _send(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
         """One send within the limiter: the lead photo when the message has a usable one, else the text."""
@@ -655,16 +661,10 @@ class DeliveryEngine:
                 if delete and error.status == 400 and "can't be deleted" in lowered:
                     delete = False  # too old after all, or not ours to delete: edit it to the notice
                     continue
-                verdict = await self._judge(delivery, chat_id, error)
-                if verdict == "again":
-                    flood_waits += 1
-                    if flood_waits < self.options.max_flood_waits:
-                        continue
-                    wait = error.retry_after or 1.0
-                    return DeliveryOutcome(
-                        bid, chat_id, "retry", "flood control", time.time() + wait, count_attempt=False
-                    )
-                return verdict
+                verdict = await self._after_error(delivery, chat_id, error, flood_waits + 1)
+                if verdict != "again":
+                    return verdict
+                flood_waits += 1
 
     # ------------------------------------------------------------------ halting on a refused token
 
