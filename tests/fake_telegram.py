@@ -472,9 +472,13 @@ class _StampedSocket(socket.socket):
         except OSError:
             listener.close()
             return None
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(128)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
         listener.setblocking(False)
         return listener
 
@@ -830,8 +834,7 @@ class FakeBotAPI:
         if isinstance(latency, tuple):
             latency = self.rng.uniform(*latency)
         arrived = self._arrival(request)
-        if arrived is not None:
-            _ARRIVED.set(arrived + latency)  # this handler's task only
+        _ARRIVED.set(None if arrived is None else arrived + latency)  # this connection's task only
         if latency > 0:
             await asyncio.sleep(latency)
         raw_method = request.match_info["method"]
