@@ -27,6 +27,7 @@ per request), so benchmarks that need >1000 msg/s should use an aiohttp-based re
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import functools
 import itertools
@@ -34,9 +35,13 @@ import json
 import math
 import random
 import re
+import socket
+import struct
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -418,12 +423,73 @@ class _PendingFault:
 
 Handler = Callable[[JSONDict], Awaitable[Any]]
 
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number; Python does not name it
+_STAMP_SPACE = socket.CMSG_SPACE(16)  # one struct timespec
+# When the request being handled reached this server (time.monotonic, plus the simulated latency).
+_ARRIVED: ContextVar[float | None] = ContextVar("fake_telegram_arrived", default=None)
+
+
+class _StampedSocket(socket.socket):
+    """A TCP socket that keeps the kernel's receive time (SO_TIMESTAMPNS) of the data it read last.
+
+    Telegram counts a request against the flood windows when it arrives. Stamping it when this process
+    gets round to its handler counts it late whenever the process waits for a CPU (on a shared 2-core
+    machine 50-150 ms now and then), and requests a bot spaced 34 ms apart then land in the same instant
+    and break a window they never broke. asyncio's socket transport reads with recv(), so recv() here is a
+    recvmsg() that keeps the stamp; the listening socket's accept() hands out such sockets.
+    """
+
+    __slots__ = ("accepted", "arrived")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.arrived: float | None = None  # time.time() of the last data read
+        self.accepted: weakref.WeakValueDictionary[int, _StampedSocket] = weakref.WeakValueDictionary()
+
+    def accept(self) -> tuple[_StampedSocket, Any]:
+        fd, address = self._accept()  # type: ignore[attr-defined]
+        connection = _StampedSocket(self.family, self.type, self.proto, fileno=fd)
+        if socket.getdefaulttimeout() is None and self.gettimeout():
+            connection.setblocking(True)  # as socket.accept() does
+        self.accepted[fd] = connection
+        return connection, address
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        data, ancillary, _, _ = self.recvmsg(bufsize, _STAMP_SPACE, flags)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanoseconds = struct.unpack("@qq", payload[:16])
+                self.arrived = seconds + nanoseconds / 1e9
+        return data
+
+    @classmethod
+    def listen_on(cls, host: str, port: int) -> _StampedSocket | None:
+        """A listening socket whose connections stamp what they receive; None where the kernel cannot."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = cls(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)  # accepted sockets inherit it
+        except OSError:
+            listener.close()
+            return None
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+        except OSError:
+            listener.close()
+            raise
+        listener.setblocking(False)
+        return listener
+
 
 class FakeBotAPI:
     """The fake server; use as ``async with FakeBotAPI() as api`` and point the bot at ``api.base_url``.
 
     ``clock`` (seconds, default time.monotonic) drives the flood windows and bans; a test that passes a
-    clock it moves by hand checks the limits without racing the machine's speed.
+    clock it moves by hand checks the limits without racing the machine's speed. With the default clock a
+    request counts when the kernel received it (plus ``latency``), not when this process got round to it
+    (see _StampedSocket), as Telegram counts requests when they arrive.
     """
 
     def __init__(
@@ -496,6 +562,7 @@ class FakeBotAPI:
         self._poll_generation = 0
         self._closing: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: _StampedSocket | None = None
         self._methods: dict[str, tuple[str, Handler]] = {}
         for name, handler in (
             ("getMe", self._get_me),
@@ -532,7 +599,12 @@ class FakeBotAPI:
         self._closing = asyncio.Event()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        self._listener = _StampedSocket.listen_on(self.host, self.port)
+        site: web.BaseSite
+        if self._listener is not None:
+            site = web.SockSite(self._runner, self._listener)
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -761,6 +833,8 @@ class FakeBotAPI:
         latency = self.latency
         if isinstance(latency, tuple):
             latency = self.rng.uniform(*latency)
+        arrived = self._arrival(request)
+        _ARRIVED.set(None if arrived is None else arrived + latency)  # this connection's task only
         if latency > 0:
             await asyncio.sleep(latency)
         raw_method = request.match_info["method"]
@@ -790,6 +864,16 @@ class FakeBotAPI:
             return self._json_response(exc.status, body)
         self._record_request(method, params, 200, None)
         return self._json_response(200, {"ok": True, "result": result})
+
+    def _arrival(self, request: web.Request) -> float | None:
+        """When the kernel received this request, on time.monotonic; None with a test's own clock."""
+        if self.clock is not time.monotonic or self._listener is None or request.transport is None:
+            return None
+        sock = request.transport.get_extra_info("socket")
+        connection = self._listener.accepted.get(sock.fileno()) if sock is not None else None
+        if connection is None or connection.arrived is None:
+            return None
+        return time.monotonic() - max(0.0, time.time() - connection.arrived)
 
     def _record_request(self, method: str, params: JSONDict, status: int, description: str | None) -> None:
         self.requests.append(
@@ -942,7 +1026,9 @@ class FakeBotAPI:
     def _check_rate(self, method: str, chat_id: ChatId, chat_type: str, paid: bool) -> None:
         """Sliding-window flood control; a violation starts a ban during which every send fails too."""
         lim = self.limits
-        now = self.clock()
+        now = _ARRIVED.get()
+        if now is None:
+            now = self.clock()
         global_key = "paid" if paid else "global"
         chat_key = ("chat", chat_id)
         bans = self._bans
@@ -975,7 +1061,10 @@ class FakeBotAPI:
                 self._violate(method, chat_id, kind, max(lim.ban_seconds, free_in), key, now)
             windows.append(stamps)
         for stamps in windows:
-            stamps.append(now)
+            if stamps and stamps[-1] > now:  # arrived before a request handled earlier
+                bisect.insort(stamps, now)
+            else:
+                stamps.append(now)
 
     def _violate(
         self, method: str, chat_id: ChatId, kind: str, wait: float, ban_key: Any, now: float

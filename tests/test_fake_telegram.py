@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import datetime as dtm
 import html
+import http.client
 import io
 import json
 import re
+import threading
 import time
 import warnings
 
@@ -359,6 +361,41 @@ async def test_latency(api: FakeBotAPI, bot: Bot) -> None:
     assert time.monotonic() - started >= 0.5, "each request waits the latency"
     assert api.max_in_flight == 10, "concurrent, not serialised"
     assert len(api.chat_actions) == 10
+
+
+async def test_flood_windows_count_requests_when_they_arrive_not_when_the_fake_gets_to_them(
+    api: FakeBotAPI,
+) -> None:
+    """A fake starved of CPU reads two requests late and at once; Telegram saw them arrive apart."""
+    api.limits = RateLimits(global_per_second=1, global_window=0.5)
+    starved, fed = threading.Event(), threading.Event()
+    statuses: list[int] = []
+
+    def client() -> None:
+        starved.wait(30)
+        connections = []
+        for chat_id in (1, 2):
+            connection = http.client.HTTPConnection(api.host, api.port, timeout=30)
+            body = json.dumps({"chat_id": chat_id, "text": "x"})
+            connection.request("POST", f"/bot{TOKEN}/sendMessage", body, {"Content-Type": "application/json"})
+            connections.append(connection)
+            time.sleep(0.6)  # longer than the window: the two arrive in different windows
+        fed.set()
+        for connection in connections:
+            statuses.append(connection.getresponse().status)
+            connection.close()
+
+    def starve() -> None:  # the fake's process waits for a CPU (another job's) while both arrive
+        starved.set()
+        fed.wait(30)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    asyncio.get_running_loop().call_soon(starve)
+    await asyncio.to_thread(thread.join, 60)
+    assert statuses == [200, 200]
+    assert api.violations == []
+    assert [m.chat_id for m in api.sent] == [1, 2]
 
 
 # --- inline, callbacks, commands, edits ------------------------------------------------------------
