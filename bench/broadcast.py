@@ -265,8 +265,8 @@ async def bench_broadcast(
             await application.start()
             try:
                 store = application.bot_data.store
-                server = await ServerCPU.of(db) if isinstance(db, str) else ServerCPU(None)
-                server_before = server.seconds()
+                postgres = await ServerCPU.of(db) if isinstance(db, str) else ServerCPU(None)
+                server_before = postgres.seconds()
                 cpu_before = cpu_seconds()
                 started = time.perf_counter()
                 engine = application.bot_data.delivery
@@ -284,7 +284,7 @@ async def bench_broadcast(
                         break
                 elapsed = time.perf_counter() - started
                 cpu_broadcast = cpu_seconds() - cpu_before
-                server_after = server.seconds()
+                server_after = postgres.seconds()
                 sent, failed = engine.sent, engine.failed
             finally:
                 await application.stop()
