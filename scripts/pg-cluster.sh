@@ -13,6 +13,7 @@
 #   scripts/pg-cluster.sh stop DIR
 #       stop that cluster at once and remove DIR.
 #
+# $PG_CLUSTER_OPTIONS is added to the server's options (benchmarks: "-c shared_buffers=128MB").
 # Server binaries: $PG_BIN if set, else initdb and pg_ctl on PATH, else the newest /usr/lib/postgresql/*/bin.
 # PostgreSQL refuses to run as root, so as root initdb and the server run as the OS user $PG_OS_USER, else
 # `postgres` if it exists, else `nobody` (through runuser, or su). Everything else goes to stderr.
@@ -129,7 +130,7 @@ start() {
         if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o \
             "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir/socket \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
-             -c shared_buffers=32MB" start >"$dir/pg_ctl.log" 2>&1; then
+             -c shared_buffers=32MB ${PG_CLUSTER_OPTIONS:-}" start >"$dir/pg_ctl.log" 2>&1; then
             started=1
             break
         fi

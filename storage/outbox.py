@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from storage.database import Database, Params, Transaction
+from storage.database import Database, Params, StorageUnavailable, Transaction
 from storage.models import BroadcastProgress, DeliveryOutcome, DueDelivery
 from storage.routing import Routing, istanbul_minute
 
@@ -15,11 +16,15 @@ ACTIVE_SUBSCRIBERS = "SELECT chat_id FROM chats WHERE subscribed = 1 AND reachab
 # subscribers an article's routing takes (storage/routing.py Routing.fill_sql), chunked over all of them.
 AUDIENCES = {"subscribers": ACTIVE_SUBSCRIBERS, "readers": ACTIVE_SUBSCRIBERS}
 FILL_CHUNK = 20_000  # recipients per fill transaction: ~30 ms of write lock, 100-200 ms routing an article
+ANALYZE_AFTER = 10_000  # deliveries queued by one broadcast from which PostgreSQL's statistics are renewed
 CLAIM_CHUNK = 400  # chat ids per claiming statement, well under SQLite's variable limit
 # Queueing a follow-up (an edit, a withdrawal) and recording sends that may have to join one take this lock
 # first: each then sees the other's rows committed (on PostgreSQL they would otherwise run side by side, and
 # a copy sent while the follow-up was queued could be missed by both).
 FOLLOWUPS_LOCK = "outbox-followups"
+
+log = logging.getLogger(__name__)
+
 
 class Outbox:
     """What must be sent to whom; senders work from here, so a restart loses nothing."""
@@ -117,7 +122,7 @@ class Outbox:
         async with self._db.transaction() as tx:
             # Locked (PostgreSQL) so a stop (cancel_queued) waits for this chunk or this chunk sees the stop.
             row = await tx.fetchone(
-                "SELECT audience, filled_to, ref FROM broadcasts WHERE id = ? AND audience IS NOT NULL"
+                "SELECT audience, filled_to, ref, total FROM broadcasts WHERE id = ? AND audience IS NOT NULL"
                 + self._db.dialect.for_update,
                 (broadcast_id,),
             )
@@ -164,7 +169,19 @@ class Outbox:
                 " audience = CASE WHEN ? = 1 THEN NULL ELSE audience END WHERE id = ?",
                 (upto if found else after, added, int(done), broadcast_id),
             )
+        if done and (row["total"] or 0) + added >= ANALYZE_AFTER:
+            await self._analyze()
         return done
+
+    async def _analyze(self) -> None:
+        """Renew the planner's statistics of the queue once a large broadcast is in it (PostgreSQL)."""
+        statement = self._db.dialect.analyze_deliveries
+        if statement is None:
+            return
+        try:
+            await self._db.execute(statement)
+        except StorageUnavailable as error:  # the broadcast is queued all the same; autovacuum will follow
+            log.warning("could not renew the delivery queue's statistics: %s", error)
 
     async def pending_count(self) -> int:
         """Deliveries still to make (queued or being sent; a broadcast still being queued counts one)."""

@@ -142,6 +142,18 @@ async def test_batches_and_a_second_copy_is_refused(pg_url: str, tmp_path: Path)
     assert {table.name: table.target_rows for table in tables} == counts
     assert all(table.source_rows == table.target_rows for table in tables)
 
+    # Analyzed after the copy (not left to autovacuum): the planner knows the copied tables' sizes at once.
+    connection = await asyncpg.connect(pg_url)
+    try:
+        unanalyzed = await connection.fetch(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+            " AND last_analyze IS NULL AND relname = ANY($1::text[])",
+            list(counts),
+        )
+    finally:
+        await connection.close()
+    assert [row["relname"] for row in unanalyzed] == []
+
     again = run_migrate(pg_url, source, tmp_path)
     assert again.returncode == 1
     assert again.stderr.count("\n") == 1 and "is not empty" in again.stderr

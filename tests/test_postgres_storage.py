@@ -483,3 +483,43 @@ async def test_a_closed_pool_is_unavailable_not_a_traceback(pg_url: str) -> None
         await db.execute("INSERT INTO chats (chat_id) VALUES (1)")
     with pytest.raises(StorageUnavailable):
         await db.fetchval("SELECT 1")
+
+
+# --- the planner's view of the delivery queue --------------------------------------------------------
+
+
+async def test_a_large_broadcast_renews_the_queues_statistics(pg_url: str) -> None:
+    """Claims and pages of a just-queued broadcast are planned on its real size, not on old statistics."""
+    from storage import Store
+    from storage.outbox import ANALYZE_AFTER
+
+    store = await Store.open(pg_url)
+    try:
+        await store.db.execute(
+            "INSERT INTO chats (chat_id, chat_type, language_code, subscribed) "
+            "SELECT g, 'private', 'tr', 1 FROM generate_series(1, $1::int) AS g",
+            (ANALYZE_AFTER - 1,),
+        )
+
+        async def queue(ref: str) -> int:
+            async with store.db.transaction() as tx:
+                broadcast = await store.outbox.enqueue_audience(tx, "weather", ref, "subscribers")
+            while not await store.outbox.fill(broadcast):
+                pass
+            return await store.db.fetchval(
+                "SELECT count(*) FROM deliveries WHERE broadcast_id = ?", (broadcast,)
+            )
+
+        async def analyzed() -> bool:
+            return await store.db.fetchval(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = 'deliveries'"
+            )
+
+        assert await queue("plate:small") == ANALYZE_AFTER - 1
+        assert not await analyzed()  # a small broadcast costs no ANALYZE
+        await store.db.execute("INSERT INTO chats (chat_id, chat_type, subscribed) VALUES (-5, 'group', 1)")
+        assert await queue("plate:large") == ANALYZE_AFTER
+        assert await analyzed()
+    finally:
+        await store.close()

@@ -18,6 +18,9 @@ How, and why that way:
   User triggers (the chat event counters) are off during the copy, so copied counters are not counted twice.
 - **Then the sequences and the counts.** Identity sequences restart after the highest copied id; the rows of
   every table are counted on both sides before the commit, and a difference rolls everything back.
+- **Then statistics.** The copied tables are analyzed after the commit, so the planner knows their sizes
+  from the first statement on, not only once autovacuum gets to them (a minute or more later): without,
+  the first broadcast after a copy of 100,000 readers queued 1.6 times slower (bench/broadcast.py).
 """
 
 from __future__ import annotations
@@ -86,11 +89,15 @@ async def copy_to_postgres(
             with _failures():
                 try:
                     async with connection.transaction():
-                        return await _copy(source, connection, shown, batch, progress or (lambda line: None))
+                        copied = await _copy(
+                            source, connection, shown, batch, progress or (lambda line: None)
+                        )
                 except asyncpg.PostgresError as error:  # a value or key PostgreSQL refuses: rolled back
                     if isinstance(error, _PASSING):
                         raise
                     raise StorageError(f"{shown}: the copy failed, nothing was written: {error}") from None
+                await connection.execute("ANALYZE " + ", ".join(f'"{table.name}"' for table in copied))
+                return copied
         finally:
             await connection.close()
     finally:
