@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
@@ -65,6 +66,64 @@ async def test_no_answer_in_time_and_no_server_are_transport_errors(telegram: Fa
     refused = BotApi("http://127.0.0.1:9/bot1:x")
     with pytest.raises(TransportError, match="cannot connect"):
         await refused.call("getMe", b"{}")
+
+
+async def test_the_slot_is_taken_with_a_connection_ready_and_nothing_written(telegram: FakeBotAPI) -> None:
+    """A rate limiter's slot must be the last wait before the write: a connect after it sends late."""
+    api = BotApi(f"{telegram.base_url}{TOKEN}")
+    body = b'{"chat_id":7,"text":"x"}'
+    seen: list[tuple[int, int]] = []
+
+    async def slot() -> None:
+        seen.append((api.connections, len(telegram.sent)))
+
+    assert (await api.call("sendMessage", body, gate=slot))["message_id"] >= 1
+    assert seen == [(1, 0)], "connected before the slot, written after it"
+
+    class Refused(Exception):
+        pass
+
+    async def refuse() -> None:
+        raise Refused
+
+    with pytest.raises(Refused):
+        await api.call("sendMessage", body, gate=refuse)
+    assert len(telegram.sent) == 1, "a refused slot sends nothing"
+    await api.call("sendMessage", body, gate=slot)
+    assert (api.connections, len(telegram.sent)) == (1, 2), "the connection went back to the pool"
+    await api.close()
+
+
+async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused_tcp_port: int) -> None:
+    answer = b'{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":1,"type":"private"}}}'
+    peers: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer)
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(answer), answer))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", unused_tcp_port)
+    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
+    try:
+        assert await api.call("sendMessage", b"{}") == {"message_id": 9}
+
+        async def slot_after_a_server_timeout() -> None:  # the server drops the idle connection meanwhile
+            for writer in peers:
+                writer.close()
+                await writer.wait_closed()
+            await asyncio.sleep(0.2)  # the client reads the FIN the kernel already holds
+
+        assert await api.call("sendMessage", b"{}", gate=slot_after_a_server_timeout) == {"message_id": 9}
+        assert (len(peers), api.connections) == (2, 1), "a fresh connection, the closed one forgotten"
+    finally:
+        await api.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_chunked_and_closing_answers(unused_tcp_port: int) -> None:

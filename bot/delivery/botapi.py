@@ -17,6 +17,7 @@ import json
 import re
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,9 @@ from bot.logsafe import redact
 _SENT = re.compile(rb'\{\s*"ok"\s*:\s*true\s*,\s*"result"\s*:\s*\{\s*"message_id"\s*:\s*(\d+)\s*,')
 IDLE_LIMIT = 30.0  # seconds an idle connection is reused; servers close idle keep-alive connections
 SWEEP_INTERVAL = 0.25  # seconds between timeout checks: a timeout fires up to this much late
+
+
+Gate = Callable[[], Awaitable[None]]
 
 
 class ApiError(Exception):
@@ -127,14 +131,20 @@ class BotApi:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def call(
-        self, method: str, body: bytes, timeout: float = 10.0, *, content_type: str | None = None
+        self,
+        method: str,
+        body: bytes,
+        timeout: float = 10.0,
+        *,
+        content_type: str | None = None,
+        gate: Gate | None = None,
     ) -> Any:
         """Call `method` with a JSON body; the result on success, ApiError or TransportError otherwise.
 
         With another `content_type` (a multipart photo upload) the whole result is decoded, since the
-        caller needs more than the message id (the photo's file_id).
+        caller needs more than the message id (the photo's file_id). `gate`: see `post`.
         """
-        status, answer = await self.post(method, body, timeout, content_type=content_type)
+        status, answer = await self.post(method, body, timeout, content_type=content_type, gate=gate)
         if status == 200 and content_type is None:  # the common case, without decoding the whole message
             match = _SENT.match(answer)
             if match is not None:
@@ -150,9 +160,21 @@ class BotApi:
         raise ApiError(status, str(data.get("description") or f"HTTP {status}"), data.get("parameters"))
 
     async def post(
-        self, method: str, body: bytes, timeout: float = 10.0, *, content_type: str | None = None
+        self,
+        method: str,
+        body: bytes,
+        timeout: float = 10.0,
+        *,
+        content_type: str | None = None,
+        gate: Gate | None = None,
     ) -> tuple[int, bytes]:
-        """One POST: (HTTP status, body). Raises TransportError when there is no answer in time."""
+        """One POST: (HTTP status, body). Raises TransportError when there is no answer in time.
+
+        `gate` (the rate limiter's slot) is awaited once a connection is ready, right before the request
+        is written: a slot granted first and followed by a connect would reach Telegram up to tens of
+        milliseconds after it was counted, and squeeze the next window. If `gate` raises, nothing is sent
+        and the connection stays open for the next call.
+        """
         if content_type is None:  # a JSON call's request line and headers, encoded once per method
             start = self._starts.get(method)
             if start is None:
@@ -167,6 +189,9 @@ class BotApi:
             loop = asyncio.get_running_loop()
             now = loop.time()
             connection = self._idle_connection(now) or await self._connect()
+            if gate is not None:
+                connection = await self._through(gate, connection)
+                now = loop.time()
             if self._sweeper is None or self._sweeper.done():
                 self._sweeper = loop.create_task(self._sweep(), name="botapi-timeouts")
             self._busy.add(connection)
@@ -191,6 +216,22 @@ class BotApi:
                 connection.close()
                 self._open -= 1
             return status, answer
+
+    async def _through(self, gate: Gate, connection: _Connection) -> _Connection:
+        """Wait at `gate` holding `connection`; a fresh one if the server closed it meanwhile."""
+        try:
+            await gate()
+        except BaseException:
+            if connection.closed:
+                self._open -= 1
+            else:
+                connection.used_at = asyncio.get_running_loop().time()
+                self._idle.append(connection)
+            raise
+        if connection.closed:  # rare: an idle timeout on the server during a long wait (a group's minute)
+            self._open -= 1
+            connection = await self._connect()
+        return connection
 
     def _idle_connection(self, now: float) -> _Connection | None:
         """The most recently used idle connection still worth reusing, or None."""

@@ -511,12 +511,22 @@ class DeliveryEngine:
             sent = await self._send_photo(message, chat_id, silent, broadcast_id)
             if sent is not None:  # a photo: a later correction edits its caption
                 return {"message_id": _message_id(sent), "photo": True}
-        await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
-        if broadcast_id in self._stopped:
-            raise _Stopped
-        if not self.role.sender:  # the lease went while it waited for its slot: the next sender sends it
-            raise _Halted
-        return await self.api.call("sendMessage", message.body(chat_id, silent), self.options.send_timeout)
+        body = message.body(chat_id, silent)
+        return await self.api.call(
+            "sendMessage", body, self.options.send_timeout, gate=self._slot(chat_id, broadcast_id)
+        )
+
+    def _slot(self, chat_id: int, broadcast_id: int) -> Callable[[], Awaitable[None]]:
+        """The limiter's slot for one send, taken by the Bot API client once its connection is ready."""
+
+        async def slot() -> None:
+            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
+            if broadcast_id in self._stopped:
+                raise _Stopped
+            if not self.role.sender:  # the lease went while it waited for its slot: the next sender sends it
+                raise _Halted
+
+        return slot
 
     async def _send_photo(self, message: _Prepared, chat_id: int, silent: bool, broadcast_id: int = 0) -> Any:
         """sendPhoto by file_id, or the article's one upload; None when the text must go instead."""
@@ -525,18 +535,12 @@ class DeliveryEngine:
         if silent:
             parameters["disable_notification"] = True
         timeout = self.options.send_timeout
-
-        async def acquire() -> None:
-            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
-            if broadcast_id in self._stopped:
-                raise _Stopped
-            if not self.role.sender:
-                raise _Halted
+        slot = self._slot(chat_id, broadcast_id)
 
         async def by_file_id(file_id: str) -> Any:
             body = json.dumps({**parameters, "photo": file_id}, ensure_ascii=False).encode()
             try:
-                return await self.api.call("sendPhoto", body, timeout)
+                return await self.api.call("sendPhoto", body, timeout, gate=slot)
             except ApiError as error:
                 if refuses_photo(error.status, error.description):
                     raise PhotoRefused(error.description) from None
@@ -551,7 +555,9 @@ class DeliveryEngine:
                 fields, "photo", picture.filename, picture.data, picture.content_type
             )
             try:
-                result = await self.api.call("sendPhoto", body, max(timeout, 60.0), content_type=content_type)
+                result = await self.api.call(
+                    "sendPhoto", body, max(timeout, 60.0), content_type=content_type, gate=slot
+                )
             except ApiError as error:
                 if refuses_photo(error.status, error.description):
                     raise PhotoRefused(error.description) from None
@@ -561,7 +567,7 @@ class DeliveryEngine:
                 raise PhotoRefused("no photo sizes in the answer")
             return result, str(sizes[-1]["file_id"])
 
-        return await self.photos.send(message.photo, by_file_id=by_file_id, upload=upload, acquire=acquire)
+        return await self.photos.send(message.photo, by_file_id=by_file_id, upload=upload)
 
     async def _judge(self, delivery: DueDelivery, chat_id: int, error: ApiError) -> Any:
         """What an error answer means for this delivery: an outcome, None (handed on) or "again"."""
@@ -637,19 +643,19 @@ class DeliveryEngine:
         while True:
             if not self._sending.is_set():
                 raise _Halted
-            await self.limiter.acquire(chat_id, reader=False, paid=self.options.paid)
-            if bid in self._stopped:  # superseded by a newer edit, or the article was withdrawn meanwhile
-                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
+            slot = self._slot(chat_id, bid)
             try:
                 if delete:
                     body = json.dumps({"chat_id": chat_id, "message_id": target}).encode()
-                    await self.api.call("deleteMessage", body, self.options.send_timeout)
+                    await self.api.call("deleteMessage", body, self.options.send_timeout, gate=slot)
                 else:
                     # A photo's caption is edited instead of its text (the photo send path sets `photo`).
                     method = "editMessageCaption" if delivery.target_photo else "editMessageText"
                     body = message.edit_body(chat_id, target, caption=delivery.target_photo)
-                    await self.api.call(method, body, self.options.send_timeout)
+                    await self.api.call(method, body, self.options.send_timeout, gate=slot)
                 return DeliveryOutcome(bid, chat_id, "sent", message_id=target, photo=delivery.target_photo)
+            except _Stopped:  # superseded by a newer edit, or the article was withdrawn meanwhile
+                return DeliveryOutcome(bid, chat_id, "failed", "stopped before it was sent")
             except TransportError as error:
                 return self._transient(delivery, chat_id, str(error))
             except ApiError as error:

@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
@@ -133,12 +133,11 @@ class ArticlePhotos:
         *,
         by_file_id: Callable[[str], Awaitable[T]],
         upload: Upload[T],
-        acquire: Callable[[], Awaitable[Any]] | None = None,
     ) -> T | None:
         """Send by file_id, or upload once; None when there is no usable photo (send the text instead).
 
-        `acquire` takes the rate limiter's slot right before the one request that goes out, so readers
-        waiting for another send's upload hold no slot meanwhile.
+        `by_file_id` and `upload` take the rate limiter's slot themselves, right before their one request,
+        so readers waiting for another send's upload hold no slot meanwhile.
         """
         for _attempt in range(2):  # a refused file_id is forgotten and the picture uploaded once more
             if self.failed(photo):
@@ -150,9 +149,7 @@ class ArticlePhotos:
                         return None
                     file_id = self.file_id(photo)
                     if file_id is None:
-                        return await self._upload(photo, upload, acquire)
-            if acquire is not None:
-                await acquire()
+                        return await self._upload(photo, upload)
             try:
                 return await by_file_id(file_id)
             except PhotoRefused as error:
@@ -164,9 +161,7 @@ class ArticlePhotos:
                     return None
         return None
 
-    async def _upload(
-        self, photo: LeadPhoto, upload: Upload[T], acquire: Callable[[], Awaitable[Any]] | None
-    ) -> T | None:
+    async def _upload(self, photo: LeadPhoto, upload: Upload[T]) -> T | None:
         """The one upload (called under the article's lock)."""
         picture = self._pictures.get(photo.article_id)
         if picture is None:
@@ -179,8 +174,6 @@ class ArticlePhotos:
                 await self._fail(photo, str(error))
                 return None
             self._pictures[photo.article_id] = picture
-        if acquire is not None:
-            await acquire()
         try:
             sent, file_id = await upload(picture)
         except PhotoRefused as error:
