@@ -449,7 +449,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int)
     parser.add_argument("--latency", type=float)
     parser.add_argument("--rate", type=int, default=30, help="NEWSBOT_BROADCAST_RATE (default 30)")
-    parser.add_argument("--send-margin", type=float, help="NEWSBOT_SEND_MARGIN in seconds (default 0.03)")
+    parser.add_argument("--send-margin", type=float, help="NEWSBOT_SEND_MARGIN in seconds (default 0.02)")
     parser.add_argument("--verbose", action="store_true", help="show the engine's progress lines")
     parser.add_argument(
         "--backends",

@@ -49,7 +49,7 @@ class Settings:
     default_language: str = "tr"  # articles whose language no operator, feed or page gave
     fetch_allow: FetchAllow = field(default_factory=FetchAllow)  # private hosts content fetches may reach
     private_chat_interval: float = 1.0  # Telegram's per-chat pace; tests shorten it, operators don't need to
-    send_margin: float = 0.03  # seconds added to each one-second window against network jitter (bot/app.py)
+    send_margin: float = 0.02  # seconds added to each one-second window against network jitter (bot/app.py)
     user_rate: tuple[int, float] | None = DEFAULT_USER_RATE  # None: no per-sender limit (bot/intake/)
     user_quiet: float = 30.0  # seconds a sender over user_rate is ignored (longer while they keep it up)
 
@@ -191,7 +191,7 @@ def _ids(value: str | None) -> frozenset[int]:
 def _send_margin(value: str | None) -> float:
     """Seconds added to each one-second send window: 0 to 0.5 (0.5 s costs a third of the rate)."""
     if value is None:
-        return 0.03
+        return 0.02
     try:
         number = float(value)
     except ValueError:

@@ -243,6 +243,8 @@ def test_with_plain_concurrent_updates_the_same_flood_stalls_every_reader() -> N
 
 # ---------------------------------------------------------------- lanes and slots
 
+PACE = 1.0 + Settings().send_margin  # a private chat's one message per second, plus the margin
+
 
 def test_a_reply_waiting_for_its_chat_holds_no_slot() -> None:
     async def scenario(processor_factory: Any) -> float:
@@ -253,7 +255,7 @@ def test_a_reply_waiting_for_its_chat_holds_no_slot() -> None:
         await app.start()
         for reader in (1, 2):
             app.update_queue.put_nowait(message(app, reader))
-        await asyncio.sleep(0.1)  # both answered at 0.01; their chats' next message may go at 1.04
+        await asyncio.sleep(0.1)  # both answered at 0.01; their chats' next message may go one PACE later
         for reader in (1, 2):
             app.update_queue.put_nowait(message(app, reader))
         await asyncio.sleep(0.1)
@@ -262,14 +264,14 @@ def test_a_reply_waiting_for_its_chat_holds_no_slot() -> None:
         await asyncio.sleep(2.0)
         await app.stop()
         await app.shutdown()
-        assert [c.at for c in telegram.sends(1)] == pytest.approx([0.01, 1.04])
+        assert [c.at for c in telegram.sends(1)] == pytest.approx([0.01, 0.01 + PACE])
         return telegram.sends(3)[0].at
 
     # Two slots, both updates waiting for their chat's window: a third chat is answered at once (asked
     # at 0.2, worked 10 ms) ...
     assert run_virtual(scenario(lambda: ChatLanes(2))) == pytest.approx(0.21)
     # ... where PTB's plain processor keeps it waiting until one of them has sent.
-    assert run_virtual(scenario(lambda: SimpleUpdateProcessor(2))) == pytest.approx(1.05)
+    assert run_virtual(scenario(lambda: SimpleUpdateProcessor(2))) == pytest.approx(0.02 + PACE)
 
 
 def test_one_chat_runs_one_update_at_a_time_in_order_and_slots_bound_the_work() -> None:
@@ -344,7 +346,7 @@ def test_over_the_limit_one_notice_then_silence_until_the_flood_stops() -> None:
         # Its chat's replies go one a second: by 2.0 the first two were answered and the third was being
         # handled; the 17 still queued are dropped with the 21st, which gets the notice instead.
         assert worked[7] == 3
-        assert [c.at for c in telegram.sends(7)] == pytest.approx([0.01, 1.04, 2.07, 3.10])
+        assert [c.at for c in telegram.sends(7)] == pytest.approx([0.01 + k * PACE for k in range(4)])
         assert telegram.sends(7)[-1].params["text"] == Renderer().message("tr", "slow_down")
         assert app.update_processor.dropped == 17
         for _ in range(100):  # 2.5 a second, on past the 30 quiet seconds: still ignored, no second notice

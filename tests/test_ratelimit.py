@@ -515,6 +515,36 @@ def test_flood_on_a_paid_send_pauses_only_the_paid_window() -> None:
     run_virtual(scenario())
 
 
+def test_a_window_429_widens_that_window_once_per_pause_up_to_the_widest() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(
+            overall_per_second=2, reader_reserve=0, widen_on_flood=0.1, widest_period=1.2
+        )
+        rec = Recorder()
+        await asyncio.gather(*(send(limiter, rec, 10 + i, "a", BROADCAST) for i in range(2)))
+        assert limiter.flood(99, 0.5) == "global"
+        assert limiter.flood(98, 0.5) == "global"  # the same burst's other 429: no second step
+        assert limiter.sends_per_second() == pytest.approx(2 / 1.1)
+        assert limiter.sends_per_second(paid=True) == pytest.approx(1000.0), "the paid window is untouched"
+        await asyncio.gather(*(send(limiter, rec, 20 + i, "b", BROADCAST) for i in range(2)))
+        assert rec.times("b") == at([1.1, 1.1]), "the sends of 0.0 count until 1.1 now"
+        for _ in range(3):  # later pauses widen again, never past the widest
+            limiter.flood(99, 0.5)
+            await asyncio.sleep(0.6)
+        assert limiter.sends_per_second() == pytest.approx(2 / 1.2)
+
+    run_virtual(scenario())
+
+
+def test_without_widening_a_429_keeps_the_period() -> None:
+    async def scenario() -> None:
+        limiter = make_limiter(overall_per_second=2, reader_reserve=0)
+        limiter.flood(99, 0.5)
+        assert limiter.sends_per_second() == 2.0
+
+    run_virtual(scenario())
+
+
 def test_chat_pause_holds_a_send_already_queued_for_the_global_window() -> None:
     async def scenario() -> None:
         limiter = make_limiter(overall_per_second=2, reader_reserve=0, group_per_period=3)
@@ -679,6 +709,9 @@ def test_broadcast_share_costs_readers_nothing_while_no_broadcast_waits() -> Non
     run_virtual(scenario())
 
 
+PRODUCTION_PERIOD = 1.02  # one second plus the default NEWSBOT_SEND_MARGIN
+
+
 def thirty_chatty_readers(share: bool) -> tuple[list[float], list[float]]:
     """Production limits; 30 readers each ask once a second for 20 s while a broadcast waits to go out."""
     from bot.app import rate_limiter
@@ -690,8 +723,8 @@ def thirty_chatty_readers(share: bool) -> tuple[list[float], list[float]]:
         if not share:
             limiter = make_limiter(
                 overall_per_second=30,
-                overall_period=1.03,
-                private_period=1.03,
+                overall_period=PRODUCTION_PERIOD,
+                private_period=PRODUCTION_PERIOD,
                 reader_reserve=0,
                 smooth=True,
             )
@@ -723,14 +756,17 @@ def thirty_chatty_readers(share: bool) -> tuple[list[float], list[float]]:
 
 
 def test_thirty_chatty_readers_cannot_stop_a_broadcast() -> None:
+    from bot.settings import Settings
+
+    assert 1.0 + Settings().send_margin == PRODUCTION_PERIOD
     readers, broadcast = thirty_chatty_readers(share=True)
-    # Every window of the production length (1.03 s), from the second the broadcast queued until the
+    # Every window of the production length (1.02 s), from the second the broadcast queued until the
     # readers stop (their last round starts at 19.5), holds at least the broadcasts' share (5 of 30).
     for start_at in [1.0 + 0.01 * k for k in range(1740)]:
-        inside = sum(start_at <= t < start_at + 1.03 for t in broadcast)
+        inside = sum(start_at <= t < start_at + PRODUCTION_PERIOD for t in broadcast)
         assert inside >= 5, (start_at, inside)
     assert len(readers) == 600  # and the readers were all answered, at their chats' pace
-    _assert_window(sorted(readers + broadcast), 30, 1.03, tol=1e-9)
+    _assert_window(sorted(readers + broadcast), 30, PRODUCTION_PERIOD, tol=1e-9)
     # Without the share the same readers take every slot: the broadcast barely moves.
     _, starved = thirty_chatty_readers(share=False)
     assert len(starved) < len(broadcast) / 4

@@ -103,7 +103,7 @@ def test_invalid_values_name_the_variable(name, value):
 
 
 def test_the_send_margin_is_read_in_seconds():
-    assert Settings.from_mapping({}).send_margin == 0.03
+    assert Settings.from_mapping({}).send_margin == 0.02
     assert Settings.from_mapping({"NEWSBOT_SEND_MARGIN": "0.1"}).send_margin == 0.1
     assert Settings.from_mapping({"NEWSBOT_SEND_MARGIN": "0"}).send_margin == 0.0
 

@@ -28,7 +28,9 @@ PTB's callback):
   paid send (readers' replies go on) or the global window for an unpaid one. Reader requests are then
   retried (``reader_max_retries``, default 1); broadcast requests re-raise immediately
   (``broadcast_max_retries``, default 0) so the delivery engine decides; any retry waits for the pause.
-  ``rate_limit_args={"max_retries": n}`` overrides the retry count per call.
+  ``rate_limit_args={"max_retries": n}`` overrides the retry count per call. With ``widen_on_flood``, the
+  first 429 of a pause also counts that window ``widen_on_flood`` seconds longer from then on (up to
+  ``widest_period``): Telegram saw more than we counted, so requests reach it more unevenly than the margin.
 
 Sends to one chat are serialised (FIFO) by a per-chat lock held from the per-chat wait until the
 global slot is granted; if a reader queues behind a broadcast holding that lock, the broadcast is
@@ -308,6 +310,18 @@ class _PriorityGate:
             self._readers.append(fut)
             self._dispatch()
 
+    def widen(self, step: float, widest: float) -> float | None:
+        """Count each window `step` longer (up to `widest`); the new period, or None if already widest."""
+        period = min(widest, self.window.period + step)
+        if period <= self.window.period:
+            return None
+        self.window.period = period
+        if self._smooth:
+            self._spacing = period / self.window.limit
+        if self._shared is not None:
+            self._shared.period = period - self._spacing
+        return period
+
     def pause_until(self, until: float) -> None:
         """Hold every grant until ``until`` (after a 429)."""
         if until > self._paused_until:
@@ -488,6 +502,8 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         "_private_period",
         "_reader_max_retries",
         "_recent",
+        "_widen",
+        "_widest",
     )
 
     def __init__(
@@ -505,9 +521,13 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
         clock: Clock = time.monotonic,
         smooth: bool = False,
         broadcast_share: int = 0,
+        widen_on_flood: float = 0.0,
+        widest_period: float = 0.0,
     ) -> None:
         """Configure limits; the periods are parameters mainly so tests can shrink them."""
         self._clock = clock
+        self._widen = widen_on_flood
+        self._widest = widest_period
         self._overall = _PriorityGate(
             overall_per_second,
             overall_period,
@@ -691,8 +711,14 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             state.paused_until = max(state.paused_until, until)
             return "chat"
         gate = self._paid if paid else self._overall
+        first = gate.paused_until <= now  # the others of a burst answer sends made before this 429
         gate.pause_until(until)
-        return "paid" if paid else "global"
+        kind = "paid" if paid else "global"
+        if first and self._widen > 0 and (period := gate.widen(self._widen, self._widest)) is not None:
+            # Not our count but Telegram's said "too many": requests reach it more unevenly than the
+            # margin allows, so this process gives the window more margin from now on.
+            _LOGGER.warning("429 from the %s window: each second counts as %.3f s from now on", kind, period)
+        return kind
 
     def _own_pace(self, state: _ChatState, private: bool, now: float) -> bool:
         window = state.window
