@@ -31,6 +31,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             enable_async=False,
+            auto_reload=False,  # templates ship with the code: no stat() of the file on every message
         )
         self._labels = {lang: self.env.get_template(f"{lang}/labels.html").module for lang in LANGUAGES}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -71,6 +72,7 @@ def pushed_article(
     return with_buttons(message, section_keyboard(renderer, lang, route.section_id, label))
 
 
+@lru_cache(maxsize=256)
 def article_text(
     renderer: Renderer,
     lang: str,
@@ -80,7 +82,11 @@ def article_text(
     matched: str | None = None,
     limit: int = MESSAGE_LIMIT,
 ) -> str:
-    """The article message's HTML within `limit` visible UTF-16 units (4,096 a message, 1,024 a caption)."""
+    """The article message's HTML within `limit` visible UTF-16 units (4,096 a message, 1,024 a caption).
+
+    Remembered for the newest 256 (article, language, limits): every reader's /latest is the same text, and
+    rendering it twice (to measure, then to cut) is most of a reply's own CPU.
+    """
     article = replace(
         article,
         title=cut_text(article.title, TITLE_LIMIT),

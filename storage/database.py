@@ -244,10 +244,16 @@ class Database:
             await tx.executemany(sql, rows)
 
     async def write_fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """A write that returns a row (INSERT/UPDATE ... RETURNING): on the writer, in its own transaction."""
+        """A write that returns a row (INSERT/UPDATE ... RETURNING): on the writer, in its own transaction.
+
+        One trip to the writer's thread, not three (execute, fetch, close): the write lock is held across
+        them, and each trip waits its turn on a busy event loop (a new reader's first update writes here).
+        SQLite computes every RETURNING row at the first step, so fetching them all costs nothing more.
+        """
         async with self._lock:
             with _writes():
-                return await _fetchone(self._connection, sql, params)
+                rows = await self._connection.execute_fetchall(sql, params)
+                return next(iter(rows), None)
 
     @asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
