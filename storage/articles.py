@@ -9,6 +9,8 @@ from storage.database import Database, Row, TooMuchWork, Transaction
 from storage.fulltext import fold_for_index, match_expression, query_tokens
 from storage.models import Article, ArticleDraft, SearchPage
 
+ARTICLES_LOCK = "articles"  # Transaction.lock name: one article store at a time
+
 
 class SearchTooCostly(TooMuchWork):
     """A search stopped at its budget: the reader should use fewer or longer words (more never help)."""
@@ -54,7 +56,12 @@ class Articles:
         return None
 
     async def add(self, tx: Transaction, draft: ArticleDraft) -> tuple[Article, bool]:
-        """Insert unless it is a duplicate; returns the article and whether it is new."""
+        """Insert unless it is a duplicate; returns the article and whether it is new.
+
+        One store at a time looks and inserts (a no-op on SQLite, whose writes already take turns): on
+        PostgreSQL two operators' /post of one statement would otherwise both find nothing and store it twice.
+        """
+        await tx.lock(ARTICLES_LOCK)
         existing = await self.find_duplicate(tx, draft)
         if existing is not None:
             return existing, False

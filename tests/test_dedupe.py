@@ -144,6 +144,23 @@ async def test_two_statements_with_one_headline_on_one_day_both_reach_the_reader
 # --- feeds, through the poller ---
 
 
+@pytest.mark.parametrize("link", [True, False], ids=["guid and link", "text only"])
+async def test_one_statement_stored_three_times_at_once_is_one_article(store: Store, link: bool) -> None:
+    """Three operators' /post (or imports) of one statement at the same moment, each its own transaction."""
+    draft = drafts.make_draft(
+        title=HEADLINE,
+        body=" ".join(MORNING_TEXT),
+        published=MORNING,
+        source="operator",
+        url="https://example.org/a/1" if link else None,
+        guid="tag:example.org,2024:1" if link else None,
+    )
+    results = await asyncio.gather(*(publish(store, draft) for _ in range(3)))
+    assert sorted(result.created for result in results) == [False, False, True]
+    assert len({result.article.id for result in results}) == 1
+    assert len(await store.articles.latest(10)) == 1
+
+
 async def test_both_statements_in_one_fetch_are_two_articles(poller, store, site):
     morning = statement(site, "/haber/1", MORNING_TEXT, MORNING, guid="ba-1")
     evening = statement(site, "/haber/2", EVENING_TEXT, EVENING, guid="ba-2")
