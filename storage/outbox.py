@@ -169,14 +169,18 @@ class Outbox:
                 " audience = CASE WHEN ? = 1 THEN NULL ELSE audience END WHERE id = ?",
                 (upto if found else after, added, int(done), broadcast_id),
             )
-        if done and (row["total"] or 0) + added >= ANALYZE_AFTER:
-            await self._analyze()
+        if done:
+            await self.after_queueing((row["total"] or 0) + added)
         return done
 
-    async def _analyze(self) -> None:
-        """Renew the planner's statistics of the queue once a large broadcast is in it (PostgreSQL)."""
+    async def after_queueing(self, count: int) -> None:
+        """After a commit that queued `count` deliveries: renew the planner's statistics if it was many.
+
+        PostgreSQL (SQLite needs nothing): claims and pages of a just-queued broadcast were planned on
+        statistics from before it, as if the queue were nearly all sent (autovacuum analyzes a minute later).
+        """
         statement = self._db.dialect.analyze_deliveries
-        if statement is None:
+        if statement is None or count < ANALYZE_AFTER:
             return
         try:
             await self._db.execute(statement)

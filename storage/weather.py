@@ -274,6 +274,7 @@ class WeatherStore:
                 )
                 total = 0 if readers is None or readers[0] is None else readers[0]
                 queued.append(QueuedAlert(plate, day, kinds, ref, total, silent))
+        await self._outbox.after_queueing(sum(alert.readers for alert in queued))
         return queued
 
     async def enqueue_due(self, now: datetime) -> dict[int, int]:
@@ -302,6 +303,7 @@ class WeatherStore:
                 queued[plate] = await tx.execute(
                     f"UPDATE chats SET weather_sent_on = ? WHERE {_DUE}", (params["today"], *due)
                 )
+        await self._outbox.after_queueing(sum(queued.values()))
         return queued
 
 

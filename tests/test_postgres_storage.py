@@ -523,3 +523,35 @@ async def test_a_large_broadcast_renews_the_queues_statistics(pg_url: str) -> No
         assert await analyzed()
     finally:
         await store.close()
+
+
+async def test_a_large_weather_push_renews_the_queues_statistics(pg_url: str) -> None:
+    """The morning push queues its readers in one statement per province: it renews them too."""
+    from datetime import UTC, date, datetime
+
+    from storage import Store
+    from storage.models import Forecast
+    from storage.outbox import ANALYZE_AFTER
+
+    store = await Store.open(pg_url)
+    try:
+        today = date(2026, 3, 10)
+        forecast = Forecast(34, today, 20.0, 10.0, 3, 10, datetime(2026, 3, 10, tzinfo=UTC))
+        await store.weather.save_forecasts([forecast], keep_from=today)
+        await store.db.execute(
+            "INSERT INTO chats (chat_id, chat_type, province, weather_time) "
+            "SELECT g, 'private', 34, '08:00' FROM generate_series(1, $1::int) AS g",
+            (ANALYZE_AFTER,),
+        )
+
+        async def analyzed() -> bool:
+            return await store.db.fetchval(
+                "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = 'deliveries'"
+            )
+
+        assert not await analyzed()
+        assert await store.weather.enqueue_due(datetime(2026, 3, 10, 8, 5)) == {34: ANALYZE_AFTER}
+        assert await analyzed()
+    finally:
+        await store.close()
