@@ -7,7 +7,7 @@ from telegram.ext import Application, CommandHandler, MessageHandler, filters
 
 from bot.arguments import POST_BODY_MAX, POST_TITLE_MAX, OptionError, parse_post
 from bot.context import NewsbotContext
-from bot.news.previews import DRAFT_TTL, preview_post
+from bot.news.previews import DRAFT_TTL, Preview, preview_post
 from bot.news.sections import SECTION_LABEL_MAX
 from handlers.access import operators_only
 from handlers.previews import show_preview
@@ -48,7 +48,10 @@ async def post(update: Update, context: NewsbotContext) -> None:
         photo_file_id=message.photo[-1].file_id if message.photo else None,
         now=context.services.clock(),
     )
-    await show_preview(update, context, preview)
+    if isinstance(preview, Preview):
+        await show_preview(update, context, preview)
+    else:
+        await context.reply(update, "post_repeats", article=preview)
 
 
 def register(application: Application) -> None:

@@ -42,15 +42,19 @@ class Articles:
         self._db = db
         self.limits = SearchLimits()
 
-    async def find_duplicate(self, tx: Transaction, draft: ArticleDraft) -> Article | None:
-        """The stored article this draft repeats: one sharing its guid, link or (without both) text key."""
+    async def find_duplicate(self, draft: ArticleDraft, tx: Transaction | None = None) -> Article | None:
+        """The stored article this draft repeats: one sharing its guid, link or (without both) text key.
+
+        Without `tx` it reads on a reader connection: an operator's preview says so before Publish.
+        """
+        reads = tx if tx is not None else self._db
         for column, value in (
             ("guid", draft.guid),
             ("url_key", draft.url_key),
             ("content_hash", draft.content_hash),
         ):
             if value:
-                row = await tx.fetchone(f"SELECT * FROM articles WHERE {column} = ?", (value,))
+                row = await reads.fetchone(f"SELECT * FROM articles WHERE {column} = ?", (value,))
                 if row is not None:
                     return _article(row)
         return None
@@ -62,7 +66,7 @@ class Articles:
         PostgreSQL two operators' /post of one statement would otherwise both find nothing and store it twice.
         """
         await tx.lock(ARTICLES_LOCK)
-        existing = await self.find_duplicate(tx, draft)
+        existing = await self.find_duplicate(draft, tx)
         if existing is not None:
             return existing, False
         article_id = await tx.insert(

@@ -26,7 +26,7 @@ from storage import Store
 from storage import database as storage_database
 from storage.models import ArticleDraft
 from tests.conftest import LOCAL_SITES, running
-from tests.conversation import Reader
+from tests.conversation import PUBLISH, Reader
 from tests.news_site import Item, NewsSite, article_page
 
 pytestmark = pytest.mark.backends  # on SQLite and on PostgreSQL
@@ -260,11 +260,23 @@ async def test_post_publishes_two_statements_with_one_headline_and_a_repeat_once
     morning = f"/post {HEADLINE}\n" + "\n".join(MORNING_TEXT)
     assert "Published as #1" in (await admin.publishes(morning)).plain
     assert "Published as #2" in (await admin.publishes(f"/post {HEADLINE}\n" + "\n".join(EVENING_TEXT))).plain
-    assert "already published as #1" in (await admin.publishes(morning)).plain
-    _subscribed, first, second = await telegram.wait_for_messages(3, chat_id=reader.chat_id, timeout=10)
+    repeat = await admin.says(morning)  # told at once, with nothing to press: Publish would send nothing
+    assert "already published as #1" in repeat.plain and "/edit 1" in repeat.plain
+    assert not repeat.reply_markup
+    # A preview that becomes a repeat before its Publish (another operator was quicker) publishes nothing.
+    later = f"/post Üçüncü açıklama\n{MORNING_TEXT[1]}"
+    early_preview = await admin.says(later)
+    assert "Published as #3" in (await admin.publishes(later)).plain
+    pressed = [m for m in await admin.presses(PUBLISH, on=early_preview) if m.method == "sendMessage"]
+    assert ["already published as #3" in m.plain for m in pressed] == [True]
+    copies = await telegram.wait_for_messages(4, chat_id=reader.chat_id, timeout=10)
+    _subscribed, first, second, third = copies
     assert "okulların yarın tatil" in first.plain and "otobüs seferlerinin" in second.plain
+    assert "Üçüncü" in third.plain
     store = app.bot_data.store
-    assert await store.db.fetchval("SELECT count(*) FROM broadcasts") == 2, "the repeat is not queued"
+    assert await store.db.fetchval("SELECT count(*) FROM broadcasts") == 3, "the repeats are not queued"
+    await asyncio.sleep(0.3)  # nothing more reaches the reader
+    assert len(telegram.messages_to(reader.chat_id)) == 4
 
 
 # --- the key function ---

@@ -70,8 +70,12 @@ async def preview_post(
     chat_id: int,
     photo_file_id: str | None,
     now: datetime,
-) -> Preview:
-    """Store the /post as a draft and render it as pushed, with the section it would get (none is created)."""
+) -> Preview | Article:
+    """Store the /post as a draft and render it as pushed, with the section it would get (none is created).
+
+    A statement already published (same headline and text) is that article instead, and no draft: Publish
+    would send nothing, so the operator hears it now rather than after pressing it.
+    """
     section = await _section_to_be(store, post.options.section)
     draft = make_draft(
         title=post.title,
@@ -82,6 +86,9 @@ async def preview_post(
         section_id=section.id,
         breaking=bool(post.options.breaking),
     )
+    repeated = await store.articles.find_duplicate(draft)
+    if repeated is not None:
+        return repeated
     article = Article(
         0,  # no number until it is published
         draft.title,
