@@ -12,6 +12,7 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.delivery import botapi
 from bot.delivery.botapi import ApiError, BotApi, TransportError, _parse_response
 from tests.conftest import TOKEN
 from tests.fake_telegram import FakeBotAPI, Fault
@@ -94,9 +95,11 @@ async def test_the_slot_is_taken_with_a_connection_ready_and_nothing_written(tel
     await api.close()
 
 
-async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused_tcp_port: int) -> None:
-    answer = b'{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":1,"type":"private"}}}'
-    peers: list[asyncio.StreamWriter] = []
+ANSWER = b'{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":1,"type":"private"}}}'
+
+
+async def keep_alive_server(port: int, peers: list[asyncio.StreamWriter]) -> asyncio.Server:
+    """A Bot API that answers every request on a connection it keeps open; `peers` lists its connections."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peers.append(writer)
@@ -105,9 +108,59 @@ async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 await reader.readexactly(length)
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(answer), answer))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(ANSWER), ANSWER))
 
-    server = await asyncio.start_server(serve, "127.0.0.1", unused_tcp_port)
+    return await asyncio.start_server(serve, "127.0.0.1", port)
+
+
+async def test_a_send_cancelled_at_the_slot_gives_its_connection_back(unused_tcp_port: int) -> None:
+    peers: list[asyncio.StreamWriter] = []
+    server = await keep_alive_server(unused_tcp_port, peers)
+    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
+    waiting = asyncio.Event()
+
+    async def never() -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    try:
+        send = asyncio.ensure_future(api.call("sendMessage", b"{}", gate=never))
+        await waiting.wait()
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+        assert await api.call("sendMessage", b"{}") == {"message_id": 9}
+        assert (len(peers), api.connections) == (1, 1), "the cancelled send's connection carried the next"
+    finally:
+        await api.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_connection_idle_too_long_at_the_slot_is_replaced(
+    unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server drops keep-alive connections idle too long: one that waited past IDLE_LIMIT is not used."""
+    monkeypatch.setattr(botapi, "IDLE_LIMIT", 0.05)
+    peers: list[asyncio.StreamWriter] = []
+    server = await keep_alive_server(unused_tcp_port, peers)
+    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
+
+    async def long_wait() -> None:
+        await asyncio.sleep(0.1)
+
+    try:
+        assert await api.call("sendMessage", b"{}", gate=long_wait) == {"message_id": 9}
+        assert (len(peers), api.connections) == (2, 1), "a fresh connection, the stale one closed"
+    finally:
+        await api.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused_tcp_port: int) -> None:
+    peers: list[asyncio.StreamWriter] = []
+    server = await keep_alive_server(unused_tcp_port, peers)
     api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
     try:
         assert await api.call("sendMessage", b"{}") == {"message_id": 9}

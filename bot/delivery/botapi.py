@@ -218,17 +218,22 @@ class BotApi:
             return status, answer
 
     async def _through(self, gate: Gate, connection: _Connection) -> _Connection:
-        """Wait at `gate` holding `connection`; a fresh one if the server closed it meanwhile."""
+        """Wait at `gate` holding `connection`; a fresh one if the server closed it meanwhile.
+
+        A connection idle past IDLE_LIMIT by then (a group's minute, a 429's pause) is replaced too, before
+        the server drops it mid-request; only these rare long waits connect after the grant.
+        """
         try:
             await gate()
         except BaseException:
             if connection.closed:
                 self._open -= 1
             else:
-                connection.used_at = asyncio.get_running_loop().time()
-                self._idle.append(connection)
+                self._idle.append(connection)  # its age is still that of its last request
             raise
-        if connection.closed:  # rare: an idle timeout on the server during a long wait (a group's minute)
+        if not connection.closed and asyncio.get_running_loop().time() - connection.used_at >= IDLE_LIMIT:
+            connection.close()
+        if connection.closed:
             self._open -= 1
             connection = await self._connect()
         return connection
@@ -254,6 +259,7 @@ class BotApi:
         except (OSError, TimeoutError) as error:
             raise TransportError(redact(f"cannot connect to the Bot API: {error}")) from None
         self._open += 1
+        connection.used_at = loop.time()  # its idle age counts from now until its first request
         return connection
 
     async def _sweep(self) -> None:
