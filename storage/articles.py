@@ -9,7 +9,7 @@ from storage.database import Database, Row, TooMuchWork, Transaction
 from storage.fulltext import fold_for_index, match_expression, query_tokens
 from storage.models import Article, ArticleDraft, SearchPage
 
-ARTICLES_LOCK = "articles"  # Transaction.lock name: one article store at a time
+ARTICLES_LOCK = "article"  # Transaction.lock names "article:<key>": one store of an article at a time
 
 
 class SearchTooCostly(TooMuchWork):
@@ -62,10 +62,12 @@ class Articles:
     async def add(self, tx: Transaction, draft: ArticleDraft) -> tuple[Article, bool]:
         """Insert unless it is a duplicate; returns the article and whether it is new.
 
-        One store at a time looks and inserts (a no-op on SQLite, whose writes already take turns): on
-        PostgreSQL two operators' /post of one statement would otherwise both find nothing and store it twice.
+        Stores of the same article take turns to look and insert (a no-op on SQLite, whose writes already
+        take turns): on PostgreSQL two operators' /post of one statement would otherwise both find nothing
+        and store it twice. One lock per key, in one order, so different articles do not wait for each other.
         """
-        await tx.lock(ARTICLES_LOCK)
+        for key in sorted(k for k in (draft.guid, draft.url_key, draft.content_hash) if k):
+            await tx.lock(f"{ARTICLES_LOCK}:{key}")
         existing = await self.find_duplicate(draft, tx)
         if existing is not None:
             return existing, False

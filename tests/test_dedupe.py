@@ -277,6 +277,11 @@ async def test_post_publishes_two_statements_with_one_headline_and_a_repeat_once
     assert await store.db.fetchval("SELECT count(*) FROM broadcasts") == 3, "the repeats are not queued"
     await asyncio.sleep(0.3)  # nothing more reaches the reader
     assert len(telegram.messages_to(reader.chat_id)) == 4
+    async with store.db.transaction() as tx:
+        await store.articles.withdraw(tx, 1, "yanlış", datetime.now(UTC))
+    withdrawn = await admin.says(morning)  # no "/edit 1": a withdrawn article is not corrected
+    assert "already published as #1" in withdrawn.plain and "withdrawn" in withdrawn.plain
+    assert "/edit" not in withdrawn.plain
 
 
 # --- the key function ---

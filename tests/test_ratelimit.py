@@ -541,6 +541,10 @@ def test_without_widening_a_429_keeps_the_period() -> None:
         limiter = make_limiter(overall_per_second=2, reader_reserve=0)
         limiter.flood(99, 0.5)
         assert limiter.sends_per_second() == 2.0
+        widening = make_limiter(overall_per_second=2, reader_reserve=0, widen_on_flood=0.1, widest_period=1.5)
+        for _ in range(3):  # "retry after 0": no pause, so each would count as the first of a burst
+            widening.flood(99, 0.0)
+        assert widening.sends_per_second() == 2.0
 
     run_virtual(scenario())
 

@@ -711,7 +711,8 @@ class TelegramRateLimiter(BaseRateLimiter[dict[str, Any]]):
             state.paused_until = max(state.paused_until, until)
             return "chat"
         gate = self._paid if paid else self._overall
-        first = gate.paused_until <= now  # the others of a burst answer sends made before this 429
+        # The others of a burst answer sends made before this 429; a 0 s pause says nothing of our margin.
+        first = gate.paused_until <= now and seconds > 0
         gate.pause_until(until)
         kind = "paid" if paid else "global"
         if first and self._widen > 0 and (period := gate.widen(self._widen, self._widest)) is not None:
