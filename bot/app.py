@@ -55,6 +55,16 @@ MARGIN_STEP = 0.01  # seconds of margin a window gains per 429 Telegram gives it
 WIDEST_MARGIN = 0.1  # the most margin 429s add up to: 1000/s paid -> 909/s
 
 
+def waiting_senders(settings: Settings) -> int | None:
+    """Broadcast sends that may wait for their slot with a connection ready: a tenth of a second's worth.
+
+    Enough that the limiter always has the next send at hand, few enough that a 30 msg/s broadcast does not
+    keep a connection open for each of the engine's 128 senders (30/s: 8). Paid broadcasts (1,000/s) keep
+    every sender's connection busy anyway, and skip the extra wait (None).
+    """
+    return None if settings.paid_broadcast else max(8, settings.broadcast_rate // 10)
+
+
 def rate_limiter(settings: Settings, clock: Callable[[], float] = time.monotonic) -> TelegramRateLimiter:
     """The one pacing mechanism for replies and broadcasts, from the operator's settings."""
     return TelegramRateLimiter(
@@ -146,7 +156,7 @@ async def _post_init(application: Application) -> None:
         log.warning("could not publish the command menu: %s", error)
     settings = services.settings
     services.delivery = DeliveryEngine(
-        BotApi(f"{settings.bot_api_url}{settings.token}"),
+        BotApi(f"{settings.bot_api_url}{settings.token}", max_waiting=waiting_senders(settings)),
         limiter,
         services.store,
         services.renderer,

@@ -137,6 +137,37 @@ async def test_a_send_cancelled_at_the_slot_gives_its_connection_back(unused_tcp
         await server.wait_closed()
 
 
+async def test_only_max_waiting_sends_hold_a_connection_while_they_wait(unused_tcp_port: int) -> None:
+    """A 30 msg/s broadcast's 128 senders mostly wait: only a few of them with a connection open."""
+    peers: list[asyncio.StreamWriter] = []
+    server = await keep_alive_server(unused_tcp_port, peers)
+    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x", max_waiting=2)
+    opened = asyncio.Queue[asyncio.Event]()
+
+    async def slot() -> None:  # the limiter's slot: granted when the test says so
+        granted = asyncio.Event()
+        opened.put_nowait(granted)
+        await granted.wait()
+
+    try:
+        sends = [asyncio.ensure_future(api.call("sendMessage", b"{}", gate=slot)) for _ in range(5)]
+        first, second = await opened.get(), await opened.get()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert (opened.qsize(), api.connections) == (0, 2), "two wait at the slot, three without a connection"
+        first.set()
+        (await opened.get()).set()  # the next one takes its place at the slot
+        second.set()
+        for _ in range(2):
+            (await opened.get()).set()
+        assert [await send for send in sends] == [{"message_id": 9}] * 5
+        assert len(peers) < 5, "each connection is the one of a send at its slot or just after it"
+    finally:
+        await api.close()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_a_connection_idle_too_long_at_the_slot_is_replaced(
     unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:

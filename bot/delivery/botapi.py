@@ -13,6 +13,7 @@ TCP or TLS, no proxy. A connection is used for one request at a time and kept al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import ssl
@@ -106,8 +107,20 @@ class _Connection(asyncio.Protocol):
 class BotApi:
     """POST Bot API methods over a pool of keep-alive connections (`base` is the URL before the method)."""
 
-    def __init__(self, base: str, *, max_connections: int = 128, connect_timeout: float = 5.0) -> None:
-        """`base` is like https://api.telegram.org/bot<token>; nothing connects until the first call."""
+    def __init__(
+        self,
+        base: str,
+        *,
+        max_connections: int = 128,
+        connect_timeout: float = 5.0,
+        max_waiting: int | None = None,
+    ) -> None:
+        """`base` is like https://api.telegram.org/bot<token>; nothing connects until the first call.
+
+        `max_waiting`: how many calls may hold a connection while they wait at their gate (the limiter's
+        slot); the others wait for their turn without one, so a 30 msg/s broadcast keeps a few connections
+        open, not one per sender.
+        """
         try:  # `base` ends in the token: a bad port or host must not quote it in the error
             parts = urlsplit(base)
             host, port = parts.hostname, parts.port
@@ -126,6 +139,7 @@ class BotApi:
         self._idle: deque[_Connection] = deque()
         self._open = 0
         self._limit = asyncio.Semaphore(max_connections)
+        self._waiting = asyncio.Semaphore(max_waiting) if max_waiting else None
         self._connect_timeout = connect_timeout
         self._busy: set[_Connection] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -187,11 +201,11 @@ class BotApi:
         request = b"%b%d\r\n\r\n%b" % (start, len(body), body)
         async with self._limit:
             loop = asyncio.get_running_loop()
+            if gate is None:
+                connection = self._idle_connection(loop.time()) or await self._connect()
+            else:
+                connection = await self._ready(gate)
             now = loop.time()
-            connection = self._idle_connection(now) or await self._connect()
-            if gate is not None:
-                connection = await self._through(gate, connection)
-                now = loop.time()
             if self._sweeper is None or self._sweeper.done():
                 self._sweeper = loop.create_task(self._sweep(), name="botapi-timeouts")
             self._busy.add(connection)
@@ -216,6 +230,12 @@ class BotApi:
                 connection.close()
                 self._open -= 1
             return status, answer
+
+    async def _ready(self, gate: Gate) -> _Connection:
+        """A connection that has passed `gate`: taken once it is this call's turn to wait there."""
+        async with self._waiting or contextlib.nullcontext():
+            connection = self._idle_connection(asyncio.get_running_loop().time()) or await self._connect()
+            return await self._through(gate, connection)
 
     async def _through(self, gate: Gate, connection: _Connection) -> _Connection:
         """Wait at `gate` holding `connection`; a fresh one if the server closed it meanwhile.
