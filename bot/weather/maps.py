@@ -85,6 +85,8 @@ class WeatherMaps:
         self.uploads = 0
         self._pngs: dict[tuple[str, int], bytes] = {}  # drawn, not uploaded yet
         self._files: dict[tuple[str, int], str] = {}  # uploaded: file_ids of the current version
+        # Refused by Telegram (another token's files): a read racing the forget must not cache one again.
+        self._refused: set[str] = set()
         self._lock = asyncio.Lock()  # one draw or upload at a time: concurrent first requests share one
         self._push: asyncio.Task[None] | None = None
 
@@ -133,6 +135,8 @@ class WeatherMaps:
         file_id = self._files.get(key)
         if file_id is None:
             file_id = await self.store.maps.file_id(*key)
+            if file_id in self._refused:  # read just before a send forgot it: not worth a second try
+                return None
             if file_id is not None:
                 self._files[key] = file_id
         return file_id
@@ -215,6 +219,7 @@ class WeatherMaps:
             if "file identifier" not in error.message.lower() and "file_id" not in error.message.lower():
                 raise
             log.warning("Telegram no longer knows the weather map's file_id (%s); uploading again", error)
+            self._refused.add(file_id)
             self._files.pop(key, None)
             await self.store.maps.forget_file_id(*key)
             return None
