@@ -201,10 +201,7 @@ class BotApi:
         request = b"%b%d\r\n\r\n%b" % (start, len(body), body)
         async with self._limit:
             loop = asyncio.get_running_loop()
-            if gate is None:
-                connection = self._idle_connection(loop.time()) or await self._connect()
-            else:
-                connection = await self._ready(gate)
+            connection = await (self._take() if gate is None else self._ready(gate))
             now = loop.time()
             if self._sweeper is None or self._sweeper.done():
                 self._sweeper = loop.create_task(self._sweep(), name="botapi-timeouts")
@@ -234,14 +231,14 @@ class BotApi:
     async def _ready(self, gate: Gate) -> _Connection:
         """A connection that has passed `gate`: taken once it is this call's turn to wait there."""
         async with self._waiting or contextlib.nullcontext():
-            connection = self._idle_connection(asyncio.get_running_loop().time()) or await self._connect()
-            return await self._through(gate, connection)
+            return await self._through(gate, await self._take())
 
     async def _through(self, gate: Gate, connection: _Connection) -> _Connection:
         """Wait at `gate` holding `connection`; a fresh one if the server closed it meanwhile.
 
         A connection idle past IDLE_LIMIT by then (a group's minute, a 429's pause) is replaced too, before
-        the server drops it mid-request; only these rare long waits connect after the grant.
+        the server drops it mid-request, by an idle one if there is one; only then may a send connect after
+        its grant.
         """
         try:
             await gate()
@@ -255,8 +252,12 @@ class BotApi:
             connection.close()
         if connection.closed:
             self._open -= 1
-            connection = await self._connect()
+            connection = await self._take()
         return connection
+
+    async def _take(self) -> _Connection:
+        """An idle connection still worth reusing, else a new one."""
+        return self._idle_connection(asyncio.get_running_loop().time()) or await self._connect()
 
     def _idle_connection(self, now: float) -> _Connection | None:
         """The most recently used idle connection still worth reusing, or None."""

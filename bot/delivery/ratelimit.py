@@ -248,18 +248,22 @@ class _PriorityGate:
         self._closed = limit < 1
         limit = max(1, limit)
         if limit != self.window.limit:
-            old = self.window
-            self.window = SlidingWindow(limit, old.period)
-            for when in old._times:  # the newest `limit` of them are all that count
-                self.window.add(when)
-            if self._smooth:
-                self._spacing = old.period / limit
+            self._reshape(limit, self.window.period)
             self._reserve = max(0, min(self._reserve, limit - 1))
-            shared, self._shared = self._shared, self._share_window()
-            if shared is not None and self._shared is not None:
-                for when in shared._times:
-                    self._shared.add(when)
         self._dispatch()
+
+    def _reshape(self, limit: int, period: float) -> None:
+        """New window limits, keeping the sends already counted; spacing and the broadcasts' share follow."""
+        old = self.window
+        self.window = SlidingWindow(limit, period)
+        for when in old._times:  # the newest `limit` of them are all that count
+            self.window.add(when)
+        if self._smooth:
+            self._spacing = period / limit
+        shared, self._shared = self._shared, self._share_window()
+        if shared is not None and self._shared is not None:
+            for when in shared._times:
+                self._shared.add(when)
 
     @property
     def waiting(self) -> tuple[int, int]:
@@ -315,11 +319,7 @@ class _PriorityGate:
         period = min(widest, self.window.period + step)
         if period <= self.window.period:
             return None
-        self.window.period = period
-        if self._smooth:
-            self._spacing = period / self.window.limit
-        if self._shared is not None:
-            self._shared.period = period - self._spacing
+        self._reshape(self.window.limit, period)
         return period
 
     def pause_until(self, until: float) -> None:
