@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import itertools
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -98,8 +100,12 @@ async def test_the_slot_is_taken_with_a_connection_ready_and_nothing_written(tel
 ANSWER = b'{"ok":true,"result":{"message_id":9,"date":0,"chat":{"id":1,"type":"private"}}}'
 
 
-async def keep_alive_server(port: int, peers: list[asyncio.StreamWriter]) -> asyncio.Server:
-    """A Bot API that answers every request on a connection it keeps open; `peers` lists its connections."""
+@contextlib.asynccontextmanager
+async def keep_alive_bot_api(
+    port: int, **options: Any
+) -> AsyncIterator[tuple[BotApi, list[asyncio.StreamWriter]]]:
+    """A client and a Bot API that answers every request on connections it keeps open (listed in order)."""
+    peers: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peers.append(writer)
@@ -110,20 +116,24 @@ async def keep_alive_server(port: int, peers: list[asyncio.StreamWriter]) -> asy
                 await reader.readexactly(length)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(ANSWER), ANSWER))
 
-    return await asyncio.start_server(serve, "127.0.0.1", port)
+    server = await asyncio.start_server(serve, "127.0.0.1", port)
+    api = BotApi(f"http://127.0.0.1:{port}/bot1:x", **options)
+    try:
+        yield api, peers
+    finally:
+        await api.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_a_send_cancelled_at_the_slot_gives_its_connection_back(unused_tcp_port: int) -> None:
-    peers: list[asyncio.StreamWriter] = []
-    server = await keep_alive_server(unused_tcp_port, peers)
-    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
     waiting = asyncio.Event()
 
     async def never() -> None:
         waiting.set()
         await asyncio.Event().wait()
 
-    try:
+    async with keep_alive_bot_api(unused_tcp_port) as (api, peers):
         send = asyncio.ensure_future(api.call("sendMessage", b"{}", gate=never))
         await waiting.wait()
         send.cancel()
@@ -131,17 +141,10 @@ async def test_a_send_cancelled_at_the_slot_gives_its_connection_back(unused_tcp
             await send
         assert await api.call("sendMessage", b"{}") == {"message_id": 9}
         assert (len(peers), api.connections) == (1, 1), "the cancelled send's connection carried the next"
-    finally:
-        await api.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_only_max_waiting_sends_hold_a_connection_while_they_wait(unused_tcp_port: int) -> None:
     """A 30 msg/s broadcast's 128 senders mostly wait: only a few of them with a connection open."""
-    peers: list[asyncio.StreamWriter] = []
-    server = await keep_alive_server(unused_tcp_port, peers)
-    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x", max_waiting=2)
     opened = asyncio.Queue[asyncio.Event]()
 
     async def slot() -> None:  # the limiter's slot: granted when the test says so
@@ -149,7 +152,7 @@ async def test_only_max_waiting_sends_hold_a_connection_while_they_wait(unused_t
         opened.put_nowait(granted)
         await granted.wait()
 
-    try:
+    async with keep_alive_bot_api(unused_tcp_port, max_waiting=2) as (api, peers):
         sends = [asyncio.ensure_future(api.call("sendMessage", b"{}", gate=slot)) for _ in range(5)]
         first, second = await opened.get(), await opened.get()
         for _ in range(20):
@@ -162,10 +165,6 @@ async def test_only_max_waiting_sends_hold_a_connection_while_they_wait(unused_t
             (await opened.get()).set()
         assert [await send for send in sends] == [{"message_id": 9}] * 5
         assert len(peers) < 5, "each connection is the one of a send at its slot or just after it"
-    finally:
-        await api.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_connection_idle_too_long_at_the_slot_is_replaced(
@@ -173,27 +172,17 @@ async def test_a_connection_idle_too_long_at_the_slot_is_replaced(
 ) -> None:
     """A server drops keep-alive connections idle too long: one that waited past IDLE_LIMIT is not used."""
     monkeypatch.setattr(botapi, "IDLE_LIMIT", 0.05)
-    peers: list[asyncio.StreamWriter] = []
-    server = await keep_alive_server(unused_tcp_port, peers)
-    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
 
     async def long_wait() -> None:
         await asyncio.sleep(0.1)
 
-    try:
+    async with keep_alive_bot_api(unused_tcp_port) as (api, peers):
         assert await api.call("sendMessage", b"{}", gate=long_wait) == {"message_id": 9}
         assert (len(peers), api.connections) == (2, 1), "a fresh connection, the stale one closed"
-    finally:
-        await api.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused_tcp_port: int) -> None:
-    peers: list[asyncio.StreamWriter] = []
-    server = await keep_alive_server(unused_tcp_port, peers)
-    api = BotApi(f"http://127.0.0.1:{unused_tcp_port}/bot1:x")
-    try:
+    async with keep_alive_bot_api(unused_tcp_port) as (api, peers):
         assert await api.call("sendMessage", b"{}") == {"message_id": 9}
 
         async def slot_after_a_server_timeout() -> None:  # the server drops the idle connection meanwhile
@@ -204,10 +193,6 @@ async def test_a_connection_closed_while_waiting_for_the_slot_is_replaced(unused
 
         assert await api.call("sendMessage", b"{}", gate=slot_after_a_server_timeout) == {"message_id": 9}
         assert (len(peers), api.connections) == (2, 1), "a fresh connection, the closed one forgotten"
-    finally:
-        await api.close()
-        server.close()
-        await server.wait_closed()
 
 
 async def test_chunked_and_closing_answers(unused_tcp_port: int) -> None:
